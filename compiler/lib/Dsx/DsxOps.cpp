@@ -1,0 +1,31 @@
+// Verifiers of the dsx ops: every call operand is a slot, every slot names a known region.
+#include "dse/compiler/Dsx/Dsx.h"
+
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+using namespace dse::dsx;
+
+#define GET_OP_CLASSES
+#include "dse/compiler/Dsx/DsxOps.cpp.inc"
+
+LogicalResult SlotOp::verify() {
+  StringRef region = getRegion();
+  if (region != "weights" && region != "kv_cache" && region != "arena")
+    return emitOpError() << "region '" << region << "' is not one of weights, kv_cache, arena";
+  if (getSize() < 0) return emitOpError() << "size must be non-negative, found " << getSize();
+  return success();
+}
+
+RegionKind EntryOp::getRegionKind(unsigned) { return RegionKind::Graph; }
+
+LogicalResult CallOp::verifySymbolUses(SymbolTableCollection& symbols) {
+  Operation* module = (*this)->getParentOp()->getParentOp();
+  for (Attribute a : getOperands()) {
+    auto ref = cast<FlatSymbolRefAttr>(a);
+    auto slot = symbols.lookupSymbolIn<SlotOp>(module, ref);
+    if (!slot)
+      return emitOpError() << "operand " << ref << " is not a dsx.slot in the module";
+  }
+  return success();
+}

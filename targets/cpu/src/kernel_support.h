@@ -1,0 +1,46 @@
+// Small pieces shared by the CPU kernel sources: typed operand access, cache rows, run-time errors.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "dse/status.h"
+#include "dse/targets/dtype_convert.h"
+#include "dse/targets/kernel_abi.h"
+#include "weight_rows.h"
+
+namespace dse::cpu {
+
+template <typename T>
+inline T* data_of(const TensorView& t) { return static_cast<T*>(t.data); }
+
+// Element i of an F32 or F16 cache row (KV caches and MLA caches may be either).
+inline float cache_value(const TensorView& cache, int64_t index) {
+  if (cache.dtype == DType::f16) return load_f16(static_cast<const uint16_t*>(cache.data)[index]);
+  return static_cast<const float*>(cache.data)[index];
+}
+
+// The error a kernel returns when a call reaches a sequence position that the compiler did not
+// plan for (cache rows, rope table rows).
+inline Status position_error(const char* kernel, int64_t pos, int64_t capacity, const char* what) {
+  return Status(StatusCode::out_of_range,
+                std::string(kernel) + ": position " + std::to_string(pos) + " is outside the " + what +
+                    " of " + std::to_string(capacity) +
+                    " positions; the sequence is longer than the context the artifact was compiled "
+                    "for: start a new sequence or recompile with a larger --max-seq-len");
+}
+
+// Checks that positions start_pos .. start_pos + rows - 1 lie in [0, capacity).
+inline Status check_positions(const char* kernel, const StepInfo& step, int64_t rows, int64_t capacity,
+                              const char* what) {
+  if (rows <= 0) return Status::Ok();
+  if (step.start_pos < 0) return position_error(kernel, step.start_pos, capacity, what);
+  int64_t last = step.start_pos + rows - 1;
+  if (last >= capacity) return position_error(kernel, last, capacity, what);
+  return Status::Ok();
+}
+
+inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+}  // namespace dse::cpu
