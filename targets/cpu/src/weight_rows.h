@@ -55,53 +55,84 @@ WeightRows matrix_rows(const TensorView& w, const TensorView* scales) {
   return r;
 }
 
-// Sum over k of x[k] * W[n, k], accumulated in f32 in eight interleaved partial sums (a fixed
-// order, so results do not depend on threading). For w4 each group is summed first and then
-// multiplied by its scale; for w8/fp8 the row scale multiplies the finished sum.
+// Widens w[n, k0 .. k0 + len) to f32 into out, without the per-row or per-group scale (len even
+// for w4, and k0 even).
+template <WeightFormat F>
+inline void decode_chunk(const WeightRows& w, int64_t n, int64_t k0, int64_t len, float* out) {
+  const int64_t base = n * w.k + k0;
+  if constexpr (F == WeightFormat::f32) {
+    const float* src = static_cast<const float*>(w.data) + base;
+    for (int64_t i = 0; i < len; ++i) out[i] = src[i];
+  } else if constexpr (F == WeightFormat::f16) {
+    const uint16_t* src = static_cast<const uint16_t*>(w.data) + base;
+    const float* table = f16_table();
+    for (int64_t i = 0; i < len; ++i) out[i] = table[src[i]];
+  } else if constexpr (F == WeightFormat::bf16) {
+    const uint16_t* src = static_cast<const uint16_t*>(w.data) + base;
+    for (int64_t i = 0; i < len; ++i) out[i] = load_bf16(src[i]);
+  } else if constexpr (F == WeightFormat::w8) {
+    const int8_t* src = static_cast<const int8_t*>(w.data) + base;
+    for (int64_t i = 0; i < len; ++i) out[i] = float(src[i]);
+  } else if constexpr (F == WeightFormat::fp8) {
+    const uint8_t* src = static_cast<const uint8_t*>(w.data) + base;
+    const float* table = fp8_table();
+    for (int64_t i = 0; i < len; ++i) out[i] = table[src[i]];
+  } else {
+    const uint8_t* src = static_cast<const uint8_t*>(w.data) + base / 2;
+    for (int64_t i = 0; i < len / 2; ++i) {
+      out[2 * i] = float(int(src[i] & 0xf) - 8);
+      out[2 * i + 1] = float(int(src[i] >> 4) - 8);
+    }
+  }
+}
+
+// acc[j] += sum over i = j (mod 8) of a[i] * b[i], i < len: eight interleaved partial sums, a
+// fixed order that does not depend on threading, and a shape compilers vectorise.
+inline void dot_accumulate(const float* a, const float* b, int64_t len, float* acc) {
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  }
+  for (int j = 0; i < len; ++i, ++j) acc[j] += a[i] * b[i];
+}
+
+inline float sum8(const float* acc) {
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// Sum over k of x[k] * W[n, k], accumulated in f32. Weights are widened 64 at a time into a
+// stack buffer. For w4 each group is summed first and then multiplied by its f16 scale; for
+// w8/fp8 the row scale multiplies the finished sum.
 template <WeightFormat F>
 inline float dot_row(const WeightRows& w, int64_t n, const float* x) {
-  const int64_t k = w.k;
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  constexpr int64_t kChunk = 64;
+  float buf[kChunk];
   if constexpr (F == WeightFormat::w4) {
-    const uint8_t* row = static_cast<const uint8_t*>(w.data) + n * (k / 2);
-    const uint16_t* s = static_cast<const uint16_t*>(w.scales) + n * (k / w.group);
+    const uint16_t* scales = static_cast<const uint16_t*>(w.scales) + n * (w.k / w.group);
     float total = 0.0f;
-    for (int64_t g0 = 0, gi = 0; g0 < k; g0 += w.group, ++gi) {
+    for (int64_t g0 = 0, gi = 0; g0 < w.k; g0 += w.group, ++gi) {
       float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      int64_t kk = g0;
-      for (; kk + 8 <= g0 + w.group; kk += 8) {
-        for (int j = 0; j < 8; j += 2) {
-          uint8_t b = row[(kk + j) / 2];
-          part[j] += float(int(b & 0xf) - 8) * x[kk + j];
-          part[j + 1] += float(int(b >> 4) - 8) * x[kk + j + 1];
-        }
+      for (int64_t k0 = g0; k0 < g0 + w.group; k0 += kChunk) {
+        const int64_t len = g0 + w.group - k0 < kChunk ? g0 + w.group - k0 : kChunk;
+        decode_chunk<F>(w, n, k0, len, buf);
+        dot_accumulate(buf, x + k0, len, part);
       }
-      for (; kk < g0 + w.group; kk += 2) {
-        uint8_t b = row[kk / 2];
-        part[0] += float(int(b & 0xf) - 8) * x[kk];
-        part[1] += float(int(b >> 4) - 8) * x[kk + 1];
-      }
-      float sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
-      total += sum * load_f16(s[gi]);
+      total += sum8(part) * load_f16(scales[gi]);
     }
     return total;
   } else {
-    int64_t kk = 0;
-    auto value = [&](int64_t i) -> float {
-      if constexpr (F == WeightFormat::f32) return static_cast<const float*>(w.data)[n * k + i];
-      else if constexpr (F == WeightFormat::f16) return load_f16(static_cast<const uint16_t*>(w.data)[n * k + i]);
-      else if constexpr (F == WeightFormat::bf16) return load_bf16(static_cast<const uint16_t*>(w.data)[n * k + i]);
-      else if constexpr (F == WeightFormat::w8) return float(static_cast<const int8_t*>(w.data)[n * k + i]);
-      else return fp8_table()[static_cast<const uint8_t*>(w.data)[n * k + i]];
-    };
-    for (; kk + 8 <= k; kk += 8) {
-      for (int j = 0; j < 8; ++j) acc[j] += value(kk + j) * x[kk + j];
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    if constexpr (F == WeightFormat::f32) {
+      dot_accumulate(static_cast<const float*>(w.data) + n * w.k, x, w.k, acc);
+    } else {
+      for (int64_t k0 = 0; k0 < w.k; k0 += kChunk) {
+        const int64_t len = w.k - k0 < kChunk ? w.k - k0 : kChunk;
+        decode_chunk<F>(w, n, k0, len, buf);
+        dot_accumulate(buf, x + k0, len, acc);
+      }
     }
-    for (int j = 0; kk < k; ++kk, ++j) acc[j] += value(kk) * x[kk];
-    float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    if constexpr (F == WeightFormat::w8 || F == WeightFormat::fp8) {
-      sum *= static_cast<const float*>(w.scales)[n];
-    }
+    float sum = sum8(acc);
+    if constexpr (F == WeightFormat::w8 || F == WeightFormat::fp8) sum *= static_cast<const float*>(w.scales)[n];
     return sum;
   }
 }
