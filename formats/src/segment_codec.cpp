@@ -4,6 +4,7 @@
 #include <utility>
 
 #include <zstd.h>
+#include <zstd_errors.h>
 
 namespace dse::formats::detail {
 namespace {

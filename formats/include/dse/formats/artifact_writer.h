@@ -64,7 +64,9 @@ class ArtifactWriter {
   // then the header, fsyncs and renames the file into place. Refuses metadata that is larger than
   // the capacity given to create(), that fails FlatBuffers verification, or whose segment table
   // differs from the segments written (count or any field): such a file would be rejected by
-  // the reader or would point at the wrong bytes. Errors leave no file behind.
+  // the reader or would point at the wrong bytes. Errors leave no file behind, with one
+  // exception: if only the fsync of the directory after the rename fails, the complete file is
+  // in place and the io_error says so.
   Status finish(std::span<const uint8_t> metadata);
 
   // Closes and removes the temporary file. Safe to call more than once and after finish().

@@ -17,8 +17,9 @@ namespace dse::formats {
 inline constexpr uint32_t kMetadataMaxDepth = 64;
 inline constexpr uint32_t kMetadataMaxTables = 50'000'000;
 
-// FlatBuffers buffers (2.0.8) stop just under 2 GiB; a bigger metadata block cannot be valid.
-inline constexpr uint64_t kMetadataMaxBytes = (uint64_t{1} << 31) - 1;
+// FlatBuffers buffers (2.0.8) stop just under 2 GiB: flatbuffers::Verifier asserts
+// size < FLATBUFFERS_MAX_BUFFER_SIZE (2^31 - 1), so anything larger is refused before it is built.
+inline constexpr uint64_t kMetadataMaxBytes = (uint64_t{1} << 31) - 2;
 
 // Checks that `bytes` is a FlatBuffers buffer with identifier "DSE1" whose Artifact root passes
 // verification against artifact.fbs. `source` names where the bytes come from, for messages
