@@ -3,6 +3,8 @@
 
 #include "mlir/IR/Builders.h"
 
+#include "dse/compiler/Dsx/KernelContract.h"
+
 using namespace mlir;
 using namespace dse::dsx;
 
@@ -27,5 +29,23 @@ LogicalResult CallOp::verifySymbolUses(SymbolTableCollection& symbols) {
     if (!slot)
       return emitOpError() << "operand " << ref << " is not a dsx.slot in the module";
   }
+  return success();
+}
+
+LogicalResult CallOp::verify() {
+  std::optional<KernelContract> contract = find_kernel_contract(getKernel());
+  if (!contract)
+    return emitOpError() << "kernel '" << getKernel() << "' is not in docs/KERNELS.md";
+  size_t n = getOperands().size();
+  if (n < contract->min_operands || n > contract->max_operands)
+    return emitOpError() << getKernel() << " takes " << contract->min_operands
+                         << (contract->min_operands == contract->max_operands
+                                 ? ""
+                                 : " to " + std::to_string(contract->max_operands))
+                         << " operands, found " << n;
+  if (getIparams().size() != contract->iparams || getFparams().size() != contract->fparams)
+    return emitOpError() << getKernel() << " takes " << contract->iparams << " iparams and "
+                         << contract->fparams << " fparams, found " << getIparams().size()
+                         << " and " << getFparams().size();
   return success();
 }

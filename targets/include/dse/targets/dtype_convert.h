@@ -73,6 +73,7 @@ inline uint8_t f32_to_fp8e4m3(float f) {
   if (std::isnan(f)) return 0x7f;
   uint8_t sign = std::signbit(f) ? 0x80 : 0x00;
   float a = std::fabs(f);
+  if (a == 0.0f) return sign;  // frexp(0) has no binade
   if (a >= 448.0f) return uint8_t(sign | 0x7e);
   // Find the nearest representable value by rounding in the value's binade.
   int e;

@@ -36,9 +36,10 @@ struct RopeScalingConfig {
   // yarn.
   double beta_fast = 32.0;
   double beta_slow = 1.0;
+  double attention_factor = 0.0;  // 0 = absent (then derived, see rope_attention_factor)
+  // yarn amplitude; mscale_all_dim also sets the MLA softmax scale for any non-default type.
   double mscale = 0.0;          // 0 = absent
   double mscale_all_dim = 0.0;  // 0 = absent
-  double attention_factor = 0.0;  // 0 = absent (then derived, see rope_attention_factor)
   bool truncate = true;         // yarn: floor/ceil the correction range (HF default true)
 };
 
@@ -75,8 +76,10 @@ struct ModelConfig {
   int64_t max_position_embeddings = 0;
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
-  double partial_rotary_factor = 1.0;  // Llama/Qwen2: rotated fraction of head_dim
-  RopeScalingConfig rope_scaling;
+  RopeScalingConfig rope_scaling;  // from "rope_scaling" or transformers 5's "rope_parameters"
+  // MLA rope pairing: true = adjacent pairs (V2 always; V3 `rope_interleave`, default true),
+  // false = rotate-half. Llama/Qwen2 are always rotate-half.
+  bool rope_interleave = false;
   bool attention_bias = false;  // q/k/v projections have biases (always true for qwen2)
   bool tie_word_embeddings = false;
   int64_t bos_token_id = -1;             // -1 = absent

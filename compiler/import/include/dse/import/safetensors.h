@@ -65,6 +65,7 @@ class SafetensorsArchive {
   void release_rows(const TensorInfo& tensor, int64_t row_begin, int64_t row_end) const;
 
  private:
+  static Result<SafetensorsArchive> open_checked(const std::filesystem::path& path);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -37,7 +37,8 @@ struct MaterializeOptions {
 // Writes the slot of `recipe` in `format` to `data` and, for w8, w4 and fp8, its scales to
 // `scales` (required for those formats, ignored otherwise). Byte counts equal weight_bytes() and
 // scale_bytes() of recipe_shape(). Ordering: every append to `data` happens before the first
-// append to `scales` (scales are kept until the data is done; they are 1/32 of the data or less),
+// append to `scales` (scales are kept until the data is done: 4/K of the data for w8/fp8, 4/g for
+// w4, i.e. 1/32 at group 128),
 // so an adapter over a writer with one open segment at a time can end the data segment when the
 // scales sink gets its first bytes. Errors: those of recipe_shape, read_rows_f32 (NaN/Inf with
 // the tensor name), check_weight_format, the sinks, and cancelled from `progress`.

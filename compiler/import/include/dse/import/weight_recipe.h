@@ -8,24 +8,22 @@
 #include <string>
 #include <vector>
 
+#include "dse/cpu/weight_format.h"
 #include "dse/import/model_config.h"
 #include "dse/import/safetensors.h"
 #include "dse/status.h"
 
 namespace dse::importer {
 
-// Storage of a weight slot (docs/KERNELS.md, weight-format suffix <w>):
+// Storage of a weight slot: the project's one enum, dse::cpu::WeightFormat (f32, f16, bf16, w8,
+// w4, fp8; dse/cpu/weight_format.h, which also gives weight_format_name, weight_dtype,
+// has_scale_slot and scale_dtype). Layouts (docs/KERNELS.md, weight-format suffix <w>):
 //   f32, f16, bf16: [.., N, K] of that type, no scales.
 //   w8:  I8 [.., N, K] + F32 scales [.., N] (symmetric per output row).
 //   w4:  I4 [.., N, K] two per byte (low nibble = even k, stored q + 8) + F16 scales
 //        [.., N, K/g] (symmetric per group of g inputs).
 //   fp8: FP8E4M3 [.., N, K] + F32 scales [.., N] (per output row).
-enum class WeightFormat { f32, f16, bf16, w8, w4, fp8 };
-const char* weight_format_name(WeightFormat format);
-bool has_scales(WeightFormat format);
-// dse.fb.DType values (formats/artifact.fbs): F32 0, F16 1, BF16 2, I8 3, I4 4, FP8E4M3 5.
-uint8_t weight_dtype_code(WeightFormat format);
-uint8_t scale_dtype_code(WeightFormat format);  // F32 (w8, fp8) or F16 (w4); F32 if none
+using WeightFormat = ::dse::cpu::WeightFormat;
 
 // Bytes of the data slot / scale slot of a weight of `shape` (last dim = K). w4 needs an even K
 // and K % group_size == 0 (checked by check_weight_format); other formats ignore group_size.

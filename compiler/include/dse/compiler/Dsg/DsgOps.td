@@ -27,15 +27,15 @@ def Dsg_WeightOp : Dsg_Op<"weight", [Pure]> {
     `name` is the slot name in the artifact (unique per module; the same name in prefill and
     decode is the same weight). `role` drives the quantization policy (embed, norm, linear,
     bias, router, lm_head, expert, mla_absorb, rope_table). `transform` is the importer's
-    WeightRecipe kind; `sources` are checkpoint tensor names (`{e}` stands for the expert id of
-    stacked experts); rows `[row_begin, row_end)` for row_slice. `format` is the storage format
+    WeightRecipe kind; `sources` are checkpoint tensor names in the recipe's order; rows
+    `[row_begin, row_end)` for row_slice; `max_pos` the positions of a rope table. `format` is the storage format
     chosen by dse-quantize-weights (f32, f16, bf16, w8, w4, fp8) and `group_size` its w4 group.
   }];
   let arguments = (ins StrAttr:$name, StrAttr:$role, StrAttr:$transform,
                    StrArrayAttr:$sources,
                    DefaultValuedAttr<I64Attr, "0">:$row_begin,
                    DefaultValuedAttr<I64Attr, "0">:$row_end,
-                   DefaultValuedAttr<I64Attr, "0">:$experts,
+                   DefaultValuedAttr<I64Attr, "0">:$max_pos,
                    DefaultValuedAttr<StrAttr, "\"f32\"">:$format,
                    DefaultValuedAttr<I64Attr, "0">:$group_size);
   let results = (outs AnyRankedTensor:$result);

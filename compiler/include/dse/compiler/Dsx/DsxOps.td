@@ -61,6 +61,7 @@ def Dsx_CallOp : Dsx_Op<"call", [HasParent<"EntryOp">,
                    DefaultValuedAttr<DenseI64ArrayAttr, "{}">:$iparams,
                    DefaultValuedAttr<DenseF32ArrayAttr, "{}">:$fparams);
   let assemblyFormat = "$kernel $operands attr-dict";
+  let hasVerifier = 1;
 }
 
 #endif  // DSE_DSX_OPS

@@ -1,0 +1,32 @@
+// Builds the dsg graph of a Hugging Face model from its config (and, when given, checks every
+// weight recipe against the checkpoint): the first step of dsc.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include "dse/import/model_config.h"
+#include "dse/import/safetensors.h"
+
+namespace dse {
+
+struct ImportOptions {
+  int64_t max_seq_len = 4096;   // tokens the KV cache holds (exactly) and the rope table covers
+  int64_t prefill_chunk = 512;  // token capacity of the prefill entry point
+  bool kv_f16 = false;          // KV caches in f16 instead of f32
+  std::string source_name;      // for diagnostic locations: the model folder or config path
+};
+
+// A module with func.func @prefill(tensor<chunk x i32>) and @decode(tensor<1 x i32>), both
+// returning tensor<1 x vocab x f32>. `archive` may be null (dsc plan): shapes then come from the
+// config alone. With an archive, every weight's recipe is checked against the checkpoint
+// (tensor present, shape as the config implies) and a mismatch is a diagnostic naming the
+// tensor. Failure has been reported through the context's diagnostic handler.
+mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>> import_model(
+    mlir::MLIRContext& context, const importer::ModelConfig& config, const ImportOptions& options,
+    const importer::SafetensorsArchive* archive);
+
+}  // namespace dse

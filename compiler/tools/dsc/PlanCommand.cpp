@@ -1,0 +1,94 @@
+// dsc plan MODEL_OR_CONFIG: builds and plans the graph from config.json alone (no weights are
+// read) and prints, per precision, the memory plan and the fit on every known device.
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include "DscCommands.h"
+#include "DiagnosticPrinter.h"
+#include "dse/compiler/Dsx/Dsx.h"
+#include "dse/compiler/Emit/CompileReport.h"
+#include "dse/compiler/Frontend/ImportModel.h"
+#include "dse/compiler/Transforms/Pipeline.h"
+#include "dse/import/model_config.h"
+
+namespace cl = llvm::cl;
+
+namespace dse::dsc {
+
+cl::SubCommand plan_command("plan",
+                            "memory plan and device fit of a model from its config.json alone");
+
+namespace {
+cl::opt<std::string> plan_model(cl::Positional, cl::desc("<MODEL folder or config.json>"),
+                                cl::sub(plan_command));
+cl::opt<std::string> plan_precision("precision",
+                                    cl::desc("one precision (default: fp16, int8 and int4)"),
+                                    cl::value_desc("P"), cl::sub(plan_command));
+cl::opt<int64_t> plan_max_seq_len("max-seq-len", cl::desc("context in tokens (default 4096)"),
+                                  cl::init(4096), cl::value_desc("N"), cl::sub(plan_command));
+cl::opt<int64_t> plan_chunk("prefill-chunk", cl::desc("tokens per prefill call (default 512)"),
+                            cl::init(512), cl::value_desc("N"), cl::sub(plan_command));
+cl::opt<std::string> plan_kv("kv-precision",
+                             cl::desc("fp32 or fp16 (default fp32 for fp32 weights, else fp16)"),
+                             cl::value_desc("fp32|fp16"), cl::sub(plan_command));
+cl::opt<std::string> plan_json("report-json", cl::desc("also write the reports as a JSON array"),
+                               cl::value_desc("FILE"), cl::sub(plan_command));
+}  // namespace
+
+int run_plan() {
+  if (plan_model.empty()) {
+    llvm::errs() << "dsc plan: error: no MODEL folder or config.json given\n";
+    return 1;
+  }
+  if (!check_precision(plan_precision, true)) return 1;
+  Result<importer::ModelConfig> config = importer::load_model_config(plan_model.getValue());
+  if (!config.ok()) {
+    llvm::errs() << "dsc plan: error: " << config.status().message() << "\n";
+    return 1;
+  }
+  std::vector<std::string> precisions;
+  if (plan_precision.empty()) precisions = {"fp16", "int8", "int4"};
+  else precisions = {plan_precision};
+  llvm::outs() << "model " << config->architecture << " (" << importer::model_family_name(config->family)
+               << "): " << config->num_layers << " layers, hidden " << config->hidden_size
+               << ", vocab " << config->vocab_size << "\n";
+  std::string json = "[";
+  for (const std::string& p : precisions) {
+    std::string kv = plan_kv.empty() ? (p == "fp32" ? "fp32" : "fp16") : plan_kv.getValue();
+    mlir::MLIRContext context;
+    context.loadDialect<dsx::DsxDialect>();
+  install_diagnostic_printer(context, "dsc plan");
+    ImportOptions options;
+    options.max_seq_len = plan_max_seq_len;
+    options.prefill_chunk = plan_chunk;
+    options.kv_f16 = kv == "fp16";
+    options.source_name = plan_model;
+    auto module = import_model(context, *config, options, nullptr);
+    if (failed(module)) return 1;
+    PipelineOptions pipeline;
+    pipeline.precision = p;
+    // Planning is about sizes: fp8 weights are one byte whatever the target.
+    pipeline.target_has_fp8 = true;
+    mlir::PassManager pm(&context);
+    build_pipeline(pm, pipeline);
+    if (failed(pm.run(**module))) return 1;
+    CompileReport rep = make_report(**module, *config, p, kv, "cpu", plan_max_seq_len,
+                                    std::min<int64_t>(plan_chunk, plan_max_seq_len));
+    llvm::outs() << "\n" << rep.to_text();
+    json += (json.size() > 1 ? "," : "") + rep.to_json();
+  }
+  json += "]";
+  if (!plan_json.empty()) {
+    std::error_code ec;
+    llvm::raw_fd_ostream out(plan_json, ec);
+    if (ec) {
+      llvm::errs() << "dsc plan: error: cannot write " << plan_json << ": " << ec.message() << "\n";
+      return 1;
+    }
+    out << json << "\n";
+  }
+  return 0;
+}
+
+}  // namespace dse::dsc
