@@ -349,7 +349,11 @@ def bench_chunks(text, chunk_bytes=16384):
     """Splits at line ends into chunks of at least chunk_bytes (UTF-8). dse-tokenize --bench does
     the same, so both sides encode the same calls."""
     chunks, cur, cur_size = [], [], 0
-    for line in text.splitlines(keepends=True):
+    pos = 0
+    while pos < len(text):
+        nl = text.find("\n", pos)  # "\n" only, as the C++ side; not str.splitlines' many breaks
+        end = len(text) if nl < 0 else nl + 1
+        line, pos = text[pos:end], end
         cur.append(line)
         cur_size += len(line.encode("utf-8"))
         if cur_size >= chunk_bytes:
@@ -417,6 +421,7 @@ def main():
                 print(f"{name}: transformers AutoTokenizer unavailable ({e}); using tokenizer_config",
                       file=sys.stderr)
         mismatches_with_transformers = 0
+        transformers_examples = []
         out_path = os.path.join(args.out, f"{name}.encode.jsonl")
         n_tokens = 0
         with open(out_path, "w", encoding="utf-8", newline="\n") as f:
@@ -427,10 +432,16 @@ def main():
                     # asks for it; `tokenizers` alone adds nothing with a ByteLevel post-processor.
                     ids = ([bos_id] if bos_id is not None else []) + list(ids)
                     if hf_fast is not None:
+                        # Recorded, never copied: transformers 5.x rebuilds a LlamaTokenizerFast
+                        # from vocab + merges and drops DeepSeek-V3's pre-tokenizer (it loses
+                        # every non-ASCII character), so its ids are not a reference here.
                         ref = hf_fast(text, add_special_tokens=True)["input_ids"]
                         if list(ref) != list(ids):
                             mismatches_with_transformers += 1
-                            ids = list(ref)
+                            if len(transformers_examples) < 3:
+                                transformers_examples.append(
+                                    {"text": text[:80], "transformers": list(ref)[:20],
+                                     "tokenizers_plus_bos": list(ids)[:20]})
                 rec = {"text": text, "add_special": add_special, "ids": list(ids)}
                 decoded = tok.decode(ids, skip_special_tokens=False)
                 if decoded != text:
@@ -441,6 +452,7 @@ def main():
             "tokenizer_json_sha256": sha256(tj), "tokenizer_config_json_sha256": sha256(tc),
             "fixture": os.path.basename(out_path), "total_ids": n_tokens, "bos_id": bos_id,
             "add_special_mismatches_with_transformers": mismatches_with_transformers,
+            "add_special_mismatch_examples": transformers_examples,
         }
         print(f"{name}: wrote {out_path} ({n_tokens} ids)", file=sys.stderr)
 

@@ -109,41 +109,43 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
     std::nth_element(c, c + params.top_k, c + n, more_likely);
     n = params.top_k;
   }
-  const bool use_top_p = params.top_p > 0.0f && params.top_p < 1.0f;
-  if (use_top_p) {
-    std::sort(c, c + n, more_likely);
-  } else {
-    // Only the maximum is needed; put it first.
-    std::iter_swap(c, std::min_element(c, c + n, more_likely));
-  }
 
-  // Unnormalised probabilities relative to the most likely token (whose value is 1).
-  const float max_logit = c[0].logit;
+  // Unnormalised probabilities relative to the most likely token (whose value is exactly 1).
+  float max_logit = c[0].logit;
+  for (size_t i = 1; i < n; ++i) max_logit = std::max(max_logit, c[i].logit);
   double sum = 0.0;
   for (size_t i = 0; i < n; ++i) {
     c[i].logit = std::exp(c[i].logit - max_logit);
     sum += c[i].logit;
   }
 
-  if (use_top_p) {
+  if (params.top_p > 0.0f && params.top_p < 1.0f) {
+    // The nucleus is a prefix of the tokens sorted by probability. Sorting the whole vocabulary
+    // for every token is slow, so sort only the k most likely and widen k until their mass
+    // reaches the target (usually at the first try).
     const double target = double(params.top_p) * sum;
-    double cum = 0.0;
-    size_t keep = 0;
-    while (keep < n) {
-      cum += c[keep].logit;
-      ++keep;
-      if (cum >= target) break;
+    size_t k = std::min<size_t>(n, 64);
+    while (true) {
+      if (k < n) std::nth_element(c, c + k, c + n, more_likely);
+      std::sort(c, c + k, more_likely);
+      double cum = 0.0;
+      size_t keep = 0;
+      while (keep < k && cum < target) cum += c[keep++].logit;
+      if (cum >= target || k == n) {
+        n = std::max<size_t>(keep, 1);
+        sum = cum > 0.0 ? cum : c[0].logit;
+        break;
+      }
+      k = std::min(n, k * 8);
     }
-    n = keep;
-    sum = cum;
   }
 
   if (params.min_p > 0.0f) {
-    const float threshold = params.min_p;  // times p(max), which is 1 here
+    const float threshold = params.min_p;  // times p(most likely), which is 1 here
     size_t kept = 0;
     sum = 0.0;
     for (size_t i = 0; i < n; ++i) {
-      if (i == 0 || c[i].logit >= threshold) {
+      if (c[i].logit >= threshold || c[i].logit == 1.0f) {  // the most likely token always stays
         c[kept++] = c[i];
         sum += c[i].logit;
       }

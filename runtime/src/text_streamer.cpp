@@ -85,7 +85,7 @@ size_t TextStreamer::held_back_bytes() const {
 TextStreamer::Ready TextStreamer::push(std::string_view piece) {
   drop_emitted();
   const size_t n = std::min(piece.size(), capacity_ - size_);
-  std::memcpy(buffer_.get() + size_, piece.data(), n);
+  if (n > 0) std::memcpy(buffer_.get() + size_, piece.data(), n);  // an empty piece may have no data
   size_ += n;
 
   const std::string_view held(buffer_.get(), size_);

@@ -1,0 +1,94 @@
+// Session: one conversation on one model: its regions, resolved programs, sampler and token
+// history; generate() streams text and allocates nothing. One thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "dse/cpu/thread_pool.h"
+#include "dse/runtime/executor.h"
+#include "dse/runtime/loaded_model.h"
+#include "dse/runtime/memory_plan.h"
+#include "dse/runtime/sampler.h"
+#include "dse/runtime/text_streamer.h"
+#include "dse/status.h"
+
+namespace dse::runtime {
+
+struct SessionOptions {
+  uint64_t memory_limit_bytes = 0;  // 0: no limit
+  uint32_t n_threads = 0;           // 0: every hardware thread
+};
+
+enum class StopReason { none = 0, eos = 1, max_tokens = 2, stop_string = 3, cancelled = 4, context_full = 5 };
+
+// Same signature as dse_text_callback: return non-zero to stop.
+using TextCallback = int (*)(const char* text, size_t length, void* user_data);
+
+struct GenerateParams {
+  uint32_t max_new_tokens = 0;  // 0: until EOS, a stop string or a full context
+  SamplerParams sampler;
+  std::span<const std::string_view> stop_strings;  // borrowed for the call
+  bool ignore_eos = false;
+  std::span<int32_t> out_tokens;  // optional: receives the generated ids
+};
+
+struct GenerateResult {
+  uint64_t prompt_tokens = 0;
+  uint64_t generated_tokens = 0;
+  StopReason stop_reason = StopReason::none;
+  double prefill_seconds = 0;
+  double decode_seconds = 0;
+};
+
+class Session {
+ public:
+  // Plans, checks the memory limit, allocates the regions, decodes compressed weights, resolves
+  // the programs. `model` must outlive the session.
+  static Result<std::unique_ptr<Session>> create(const LoadedModel& model, const SessionOptions& options);
+
+  // Appends `tokens` to the context, prefills what the KV cache lacks (in chunks), then samples
+  // and streams up to params.max_new_tokens tokens. See dse_session_generate for the contract.
+  Status generate_tokens(std::span<const int32_t> tokens, const GenerateParams& params, TextCallback callback,
+                         void* user_data, GenerateResult& result);
+
+  // Tokenizes `text` (BOS first at position 0 when the tokenizer adds one and the text does not
+  // start with it), then generate_tokens. Tokenizing may allocate; the rest does not.
+  Status generate_text(std::string_view text, const GenerateParams& params, TextCallback callback, void* user_data,
+                       GenerateResult& result);
+
+  // Appends `tokens` and runs the model without sampling; *logits points to the logits after the
+  // last context token (session-owned, valid until the next call). See dse_session_forward.
+  Status forward(std::span<const int32_t> tokens, const float** logits);
+
+  void reset();
+  uint64_t context_tokens() const { return n_context_; }
+  std::span<const int32_t> context() const { return {history_.get(), size_t(n_context_)}; }
+  const MemoryPlan& memory_plan() const { return plan_; }
+  const LoadedModel& model() const { return *model_; }
+
+ private:
+  Session() = default;
+  Status process_pending(ThreadPool* pool);
+  // Checks `tokens`, appends them and runs what the cache lacks (the last token again when
+  // nothing is new). `prompt_tokens` receives how many tokens were run.
+  Status append_and_process(std::span<const int32_t> tokens, uint64_t& prompt_tokens);
+
+  const LoadedModel* model_ = nullptr;
+  MemoryPlan plan_;
+  RegionBuffer weights_, kv_cache_, arena_;
+  std::unique_ptr<ThreadPool> pool_;
+  ResolvedProgram prefill_, decode_;
+  Sampler sampler_;
+  TextStreamer streamer_;
+  std::unique_ptr<int32_t[]> history_;  // max_seq_len tokens
+  uint64_t n_context_ = 0;    // tokens in history_
+  uint64_t n_processed_ = 0;  // tokens whose keys and values are in the KV cache
+  float* last_program_logits_ = nullptr;  // logits of history_[n_processed_ - 1]
+  std::vector<int32_t> prompt_scratch_;  // text prompts are tokenized into this
+};
+
+}  // namespace dse::runtime

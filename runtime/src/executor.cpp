@@ -1,0 +1,56 @@
+// Resolving instruction lists into KernelCall arrays, and running them.
+#include "dse/runtime/executor.h"
+
+#include <string>
+
+#include "dse/runtime/program_validation.h"
+
+namespace dse::runtime {
+
+ResolvedProgram ResolvedProgram::resolve(const LoadedModel& model, const EntryPointInfo& entry,
+                                         std::span<void* const> slot_addresses) {
+  ResolvedProgram p;
+  p.name_ = entry.name;
+  p.max_tokens_ = entry.max_tokens;
+  p.tokens_ = static_cast<int32_t*>(slot_addresses[entry.tokens_slot]);
+  p.logits_ = static_cast<float*>(slot_addresses[entry.logits_slot]);
+
+  size_t n_views = 0;
+  for (const InstructionInfo& in : entry.instructions) n_views += in.operands.size();
+  // Sized up front: KernelCall::operands points into views_, which must never reallocate.
+  p.views_.reserve(n_views);
+  p.calls_.reserve(entry.instructions.size());
+  p.fns_.reserve(entry.instructions.size());
+  p.kernel_names_.reserve(entry.instructions.size());
+  for (const InstructionInfo& in : entry.instructions) {
+    KernelCall call;
+    call.operands = p.views_.data() + p.views_.size();
+    call.n_operands = uint32_t(in.operands.size());
+    for (uint32_t slot : in.operands) p.views_.push_back(make_view(model.slots()[slot], slot_addresses[slot]));
+    call.iparams = in.iparams.data();
+    call.n_iparams = uint32_t(in.iparams.size());
+    call.fparams = in.fparams.data();
+    call.n_fparams = uint32_t(in.fparams.size());
+    p.calls_.push_back(call);
+    p.fns_.push_back(in.fn);
+    p.kernel_names_.push_back(in.kernel);
+  }
+  return p;
+}
+
+Status ResolvedProgram::run(int64_t n_tokens, int64_t start_pos, ThreadPool* pool) const {
+  StepInfo step;
+  step.n_tokens = n_tokens;
+  step.start_pos = start_pos;
+  for (size_t i = 0; i < calls_.size(); ++i) {
+    Status st = fns_[i](calls_[i], step, pool);
+    if (!st.ok()) {
+      return Status(st.code(), "kernel " + std::string(kernel_names_[i]) + " (instruction " + std::to_string(i) +
+                                   " of \"" + std::string(name_) + "\", " + std::to_string(n_tokens) +
+                                   " tokens at position " + std::to_string(start_pos) + ") failed: " + st.message());
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace dse::runtime

@@ -1,0 +1,102 @@
+// Generating allocates nothing: this binary replaces the global operator new/delete with
+// counting versions and checks the count across dse_session_generate_tokens.
+#include <catch2/catch_test_macros.hpp>
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include "dse/dse.h"
+#include "tiny_model.h"
+
+namespace {
+std::atomic<uint64_t> g_allocations{0};
+}
+
+void* operator new(std::size_t n) {
+  ++g_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  ++g_allocations;
+  return std::malloc(n ? n : 1);
+}
+void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  ++g_allocations;
+  const std::size_t al = static_cast<std::size_t>(a);
+  if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  ++g_allocations;
+  const std::size_t al = static_cast<std::size_t>(a);
+  return std::aligned_alloc(al, (n + al - 1) / al * al);
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+using namespace dse::test;
+
+namespace {
+int count_text(const char*, size_t length, void* user) {
+  *static_cast<size_t*>(user) += length;
+  return 0;
+}
+}  // namespace
+
+TEST_CASE("generating tokens performs no heap allocation", "[allocation]") {
+  TempFile f("alloc");
+  REQUIRE(write_tiny_model(f.path(), random_model(9)).ok());
+  dse_model* model = nullptr;
+  REQUIRE(dse_model_open(f.str().c_str(), nullptr, &model) == DSE_OK);
+  dse_session_options o = {};
+  o.n_threads = 2;
+  dse_session* session = nullptr;
+  REQUIRE(dse_session_create(model, &o, &session) == DSE_OK);
+
+  const char* stops[] = {"zzz"};
+  std::vector<int32_t> out(64);
+  dse_generate_params p = {};
+  p.max_new_tokens = 20;
+  p.temperature = 0.9f;
+  p.top_k = 5;
+  p.top_p = 0.9f;
+  p.min_p = 0.01f;
+  p.repetition_penalty = 1.1f;
+  p.seed = 3;
+  p.ignore_eos = 1;
+  p.stop_strings = stops;
+  p.n_stop_strings = 1;
+  p.out_tokens = out.data();
+  p.out_tokens_capacity = out.size();
+  const int32_t prompt[] = {kBos, kA, kB, kSpace, kC, kD, kE, kAB, kA};  // three prefill chunks
+  size_t text_bytes = 0;
+  dse_generate_result r{};
+
+  const uint64_t before = g_allocations.load();
+  const dse_status first = dse_session_generate_tokens(session, prompt, 9, &p, count_text, &text_bytes, &r);
+  const dse_status second = dse_session_generate_tokens(session, prompt, 3, &p, count_text, &text_bytes, &r);
+  const uint64_t after = g_allocations.load();
+
+  CHECK(first == DSE_OK);
+  CHECK(second == DSE_OK);
+  CHECK(r.generated_tokens == 20);
+  CHECK(text_bytes > 0);
+  CHECK(after - before == 0);
+
+  // The counter works: the session allocates at creation.
+  dse_session* other = nullptr;
+  const uint64_t before_create = g_allocations.load();
+  REQUIRE(dse_session_create(model, &o, &other) == DSE_OK);
+  CHECK(g_allocations.load() > before_create);
+  dse_session_destroy(other);
+  dse_session_destroy(session);
+  dse_model_close(model);
+}
