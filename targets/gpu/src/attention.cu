@@ -1,0 +1,95 @@
+// attention_f32: split kernel + combine kernel over the KV cache (flash-decoding).
+#include "attention.cuh"
+
+#include <string>
+
+#include "common.cuh"
+#include "split_softmax.cuh"
+
+namespace dse::gpu {
+namespace {
+
+constexpr int kThreads = 128;
+constexpr int kDimsPerThread = 4;  // Dv <= 512
+constexpr int kMaxDim = kThreads * kDimsPerThread;
+
+struct Shape {
+  int64_t t_cap, s, hq, hkv, d, dv;
+};
+
+Shape shape_of(const KernelCall& call) {
+  return {call.operands[0].shape[0], call.operands[1].shape[0], call.iparams[0], call.iparams[1], call.iparams[2],
+          call.iparams[3]};
+}
+
+template <typename SK, typename SV>
+void launch_split(const SplitArgs& a, GpuStream stream) {
+  const dim3 grid(unsigned(a.plan.n_splits), unsigned(a.heads), unsigned(a.token_cap));
+  split_kernel<SK, F32Storage, SV, kThreads, kDimsPerThread>
+      <<<grid, kThreads, split_smem_bytes(a.d1, a.d2), stream>>>(a);
+}
+
+}  // namespace
+
+uint64_t attention_f32_workspace(const KernelCall& call) {
+  const Shape sh = shape_of(call);
+  const SplitPlan plan = plan_splits(sh.s, sh.t_cap, sh.hq, sh.dv);
+  return uint64_t(split_scratch_floats(plan, sh.t_cap, sh.hq, sh.dv)) * sizeof(float);
+}
+
+Status launch_attention_f32(const KernelCall& call, const GpuStep& step, GpuStream stream) {
+  const Shape sh = shape_of(call);
+  if (sh.d > kMaxDim || sh.dv > kMaxDim) {
+    return Status(StatusCode::unsupported, "attention_f32 (GPU): head_dim " + std::to_string(sh.d) +
+                                               " / v_head_dim " + std::to_string(sh.dv) + " exceed the GPU kernel's " +
+                                               std::to_string(kMaxDim) + "; use the CPU backend for this model");
+  }
+  if (sh.t_cap <= 0 || sh.hq <= 0) return Status::Ok();
+  const SplitPlan plan = plan_splits(sh.s, sh.t_cap, sh.hq, sh.dv);
+  const uint64_t need = attention_f32_workspace(call);
+  if (step.workspace_bytes < need || (need > 0 && step.workspace == nullptr)) {
+    return Status(StatusCode::invalid_argument, "attention_f32 (GPU): needs " + std::to_string(need) +
+                                                    " bytes of workspace, got " + std::to_string(step.workspace_bytes) +
+                                                    "; size it with the registry's workspace_bytes");
+  }
+  float* part_out = static_cast<float*>(step.workspace);
+  SplitArgs a{};
+  a.q1 = static_cast<const float*>(call.operands[0].data);
+  a.q1_tok = sh.hq * sh.d;
+  a.q1_head = sh.d;
+  a.d1 = int(sh.d);
+  a.q2 = nullptr;
+  a.d2 = 0;
+  a.k1 = call.operands[1].data;
+  a.k1_row = sh.hkv * sh.d;
+  a.k1_head = sh.d;
+  a.k2 = nullptr;
+  a.k2_row = 0;
+  a.v = call.operands[2].data;
+  a.v_row = sh.hkv * sh.dv;
+  a.v_head = sh.dv;
+  a.dv = int(sh.dv);
+  a.heads = int(sh.hq);
+  a.heads_per_kv = int(sh.hq / sh.hkv);
+  a.scale = call.fparams[0];
+  a.cache_rows = sh.s;
+  a.plan = plan;
+  a.token_cap = sh.t_cap;
+  a.part_out = part_out;
+  a.part_ml = part_out + sh.t_cap * sh.hq * plan.n_splits * sh.dv;
+  a.step = step.d_step;
+  a.err = step.d_error;
+  a.op = GpuOp::attention;
+  const bool kh = call.operands[1].dtype == DType::f16, vh = call.operands[2].dtype == DType::f16;
+  if (kh && vh) launch_split<F16Storage, F16Storage>(a, stream);
+  else if (kh) launch_split<F16Storage, F32Storage>(a, stream);
+  else if (vh) launch_split<F32Storage, F16Storage>(a, stream);
+  else launch_split<F32Storage, F32Storage>(a, stream);
+  DSE_RETURN_IF_ERROR(launch_status("attention_f32 (split)"));
+  combine_kernel<<<dim3(unsigned(sh.hq), unsigned(sh.t_cap)), 128, size_t(plan.n_splits) * sizeof(float), stream>>>(
+      a.part_out, a.part_ml, plan, a.heads, a.dv, static_cast<float*>(call.operands[3].data), sh.hq * sh.dv, sh.dv,
+      sh.s, sh.t_cap, step.d_step);
+  return launch_status("attention_f32 (combine)");
+}
+
+}  // namespace dse::gpu

@@ -1,0 +1,201 @@
+// mla_attention_f32: absorb W_UK into the query, attend over the compressed latent cache with
+// flash-decoding, then apply W_UV to the attended latent.
+#include "mla_attention.cuh"
+
+#include <string>
+
+#include "common.cuh"
+#include "split_softmax.cuh"
+
+namespace dse::gpu {
+namespace {
+
+constexpr int kSplitThreads = 256;
+constexpr int kDimsPerThread = 8;  // C <= 2048
+constexpr int64_t kMaxLatent = kSplitThreads * kDimsPerThread;
+constexpr int64_t kMaxHeadDim = 512;
+
+struct Shape {
+  int64_t t_cap, s, h, dn, dr, c, dv;
+};
+
+Shape shape_of(const KernelCall& call) {
+  return {call.operands[0].shape[0], call.operands[1].shape[0], call.iparams[0], call.iparams[1],
+          call.iparams[2],           call.iparams[3],           call.iparams[4]};
+}
+
+// Workspace layout, in floats: q_abs [T, H, C] | o_lat [T, H, C] | split partials.
+struct Layout {
+  SplitPlan plan;
+  int64_t q_abs = 0, o_lat = 0, partials = 0, total = 0;
+};
+
+Layout layout_of(const Shape& sh) {
+  Layout l;
+  l.plan = plan_splits(sh.s, sh.t_cap, sh.h, sh.c);
+  const int64_t lat = sh.t_cap * sh.h * sh.c;
+  l.q_abs = 0;
+  l.o_lat = lat;
+  l.partials = 2 * lat;
+  l.total = 2 * lat + split_scratch_floats(l.plan, sh.t_cap, sh.h, sh.c);
+  return l;
+}
+
+// q_abs[t, h, c] = sum_d W_UK[h, d, c] q_nope[t, h, d]. grid (ceil(C / 32), H, token_cap), 256
+// threads: lane = c within a 32-wide slice (coalesced along c), the 8 warps split d, and their
+// partial sums are added in warp order (fixed, so deterministic). 8x the blocks and 1/8 the serial
+// loads per thread of one thread per c.
+constexpr int kAbsorbWarps = 8;
+
+template <typename SW>
+__global__ void __launch_bounds__(kAbsorbWarps * 32) absorb_q_kernel(const float* q, const typename SW::type* w_uk,
+                                                                     float* q_abs, int64_t h_count, int64_t dn,
+                                                                     int64_t dq, int64_t c, int64_t cap,
+                                                                     const StepInfo* step) {
+  const int64_t t = blockIdx.z;
+  if (t >= step_rows(step, cap)) return;
+  const int64_t h = blockIdx.y;
+  const int lane = threadIdx.x % kLanes, warp = threadIdx.x / kLanes;
+  const int64_t i = int64_t(blockIdx.x) * kLanes + lane;
+  __shared__ float part[kAbsorbWarps][kLanes];
+  const float* q_nope = q + t * h_count * dq + h * dq;
+  float acc = 0.0f;
+  if (i < c) {
+    const typename SW::type* w = w_uk + h * dn * c + i;
+#pragma unroll 4
+    for (int64_t d = warp; d < dn; d += kAbsorbWarps) acc = fmaf(SW::load(w, d * c), q_nope[d], acc);
+  }
+  part[warp][lane] = acc;
+  __syncthreads();
+  if (warp == 0 && i < c) {
+    float sum = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kAbsorbWarps; ++k) sum += part[k][lane];
+    q_abs[(t * h_count + h) * c + i] = sum;
+  }
+}
+
+// out[t, h*dv + v] = sum_c W_UV[h, v, c] o_lat[t, h, c]; one logical warp per (v, h, t).
+template <typename SW>
+__global__ void __launch_bounds__(128) project_v_kernel(const float* o_lat, const typename SW::type* w_uv, float* out,
+                                                        int64_t h_count, int64_t dv, int64_t c, int64_t cache_rows,
+                                                        int64_t cap, const StepInfo* step) {
+  const int64_t t = blockIdx.z;
+  const int64_t rows = step_rows(step, cap);
+  if (t >= rows || !positions_fit(step, rows, cache_rows)) return;
+  const int64_t h = blockIdx.y;
+  const int64_t v = int64_t(blockIdx.x) * 4 + threadIdx.x / kLanes;
+  if (v >= dv) return;
+  const int lane = threadIdx.x % kLanes;
+  const typename SW::type* w = w_uv + (h * dv + v) * c;
+  const float* o = o_lat + (t * h_count + h) * c;
+  float acc = 0.0f;
+#pragma unroll 4
+  for (int64_t i = lane; i < c; i += kLanes) acc = fmaf(SW::load(w, i), o[i], acc);
+  acc = warp_sum(acc);
+  if (lane == 0) out[t * h_count * dv + h * dv + v] = acc;
+}
+
+template <typename SW>
+void launch_absorb(const Shape& sh, const KernelCall& call, float* q_abs, const StepInfo* step, GpuStream stream) {
+  absorb_q_kernel<SW><<<dim3(unsigned(ceil_div(sh.c, kLanes)), unsigned(sh.h), unsigned(sh.t_cap)), kAbsorbWarps * 32,
+                        0, stream>>>(
+      static_cast<const float*>(call.operands[0].data), static_cast<const typename SW::type*>(call.operands[3].data),
+      q_abs, sh.h, sh.dn, sh.dn + sh.dr, sh.c, sh.t_cap, step);
+}
+
+template <typename SW>
+void launch_project(const Shape& sh, const KernelCall& call, const float* o_lat, const StepInfo* step,
+                    GpuStream stream) {
+  project_v_kernel<SW><<<dim3(unsigned(ceil_div(sh.dv, 4)), unsigned(sh.h), unsigned(sh.t_cap)), 128, 0, stream>>>(
+      o_lat, static_cast<const typename SW::type*>(call.operands[4].data), static_cast<float*>(call.operands[5].data),
+      sh.h, sh.dv, sh.c, sh.s, sh.t_cap, step);
+}
+
+template <typename SL, typename SP>
+void launch_split(const SplitArgs& a, GpuStream stream) {
+  const dim3 grid(unsigned(a.plan.n_splits), unsigned(a.heads), unsigned(a.token_cap));
+  split_kernel<SL, SP, SL, kSplitThreads, kDimsPerThread>
+      <<<grid, kSplitThreads, split_smem_bytes(a.d1, a.d2), stream>>>(a);
+}
+
+}  // namespace
+
+uint64_t mla_attention_f32_workspace(const KernelCall& call) {
+  return uint64_t(layout_of(shape_of(call)).total) * sizeof(float);
+}
+
+Status launch_mla_attention_f32(const KernelCall& call, const GpuStep& step, GpuStream stream) {
+  const Shape sh = shape_of(call);
+  if (sh.c > kMaxLatent || sh.dn > kMaxHeadDim || sh.dr > kMaxHeadDim || sh.dv > kMaxHeadDim) {
+    return Status(StatusCode::unsupported,
+                  "mla_attention_f32 (GPU): C " + std::to_string(sh.c) + ", dn " + std::to_string(sh.dn) + ", dr " +
+                      std::to_string(sh.dr) + ", dv " + std::to_string(sh.dv) + " exceed the GPU kernel's bounds (C <= " +
+                      std::to_string(kMaxLatent) + ", others <= " + std::to_string(kMaxHeadDim) +
+                      "); use the CPU backend for this model");
+  }
+  if (sh.t_cap <= 0 || sh.h <= 0) return Status::Ok();
+  const Layout lay = layout_of(sh);
+  const uint64_t need = uint64_t(lay.total) * sizeof(float);
+  if (step.workspace_bytes < need || step.workspace == nullptr) {
+    return Status(StatusCode::invalid_argument, "mla_attention_f32 (GPU): needs " + std::to_string(need) +
+                                                    " bytes of workspace, got " + std::to_string(step.workspace_bytes) +
+                                                    "; size it with the registry's workspace_bytes");
+  }
+  float* ws = static_cast<float*>(step.workspace);
+  float* q_abs = ws + lay.q_abs;
+  float* o_lat = ws + lay.o_lat;
+  const DType uk = call.operands[3].dtype, uv = call.operands[4].dtype;
+  if (uk == DType::f16) launch_absorb<F16Storage>(sh, call, q_abs, step.d_step, stream);
+  else if (uk == DType::bf16) launch_absorb<BF16Storage>(sh, call, q_abs, step.d_step, stream);
+  else launch_absorb<F32Storage>(sh, call, q_abs, step.d_step, stream);
+  DSE_RETURN_IF_ERROR(launch_status("mla_attention_f32 (absorb)"));
+
+  SplitArgs a{};
+  a.q1 = q_abs;
+  a.q1_tok = sh.h * sh.c;
+  a.q1_head = sh.c;
+  a.d1 = int(sh.c);
+  a.q2 = static_cast<const float*>(call.operands[0].data) + sh.dn;
+  a.q2_tok = sh.h * (sh.dn + sh.dr);
+  a.q2_head = sh.dn + sh.dr;
+  a.d2 = int(sh.dr);
+  a.k1 = call.operands[1].data;
+  a.k1_row = sh.c;
+  a.k1_head = 0;
+  a.k2 = call.operands[2].data;
+  a.k2_row = sh.dr;
+  a.v = call.operands[1].data;
+  a.v_row = sh.c;
+  a.v_head = 0;
+  a.dv = int(sh.c);
+  a.heads = int(sh.h);
+  a.heads_per_kv = int(sh.h);  // one latent "kv head" shared by all heads
+  a.scale = call.fparams[0];
+  a.cache_rows = sh.s;
+  a.plan = lay.plan;
+  a.token_cap = sh.t_cap;
+  a.part_out = ws + lay.partials;
+  a.part_ml = a.part_out + sh.t_cap * sh.h * lay.plan.n_splits * sh.c;
+  a.step = step.d_step;
+  a.err = step.d_error;
+  a.op = GpuOp::mla_attention;
+  const bool lh = call.operands[1].dtype == DType::f16, ph = call.operands[2].dtype == DType::f16;
+  if (lh && ph) launch_split<F16Storage, F16Storage>(a, stream);
+  else if (lh) launch_split<F16Storage, F32Storage>(a, stream);
+  else if (ph) launch_split<F32Storage, F16Storage>(a, stream);
+  else launch_split<F32Storage, F32Storage>(a, stream);
+  DSE_RETURN_IF_ERROR(launch_status("mla_attention_f32 (split)"));
+
+  combine_kernel<<<dim3(unsigned(sh.h), unsigned(sh.t_cap)), 128, size_t(lay.plan.n_splits) * sizeof(float),
+                   stream>>>(a.part_out, a.part_ml, lay.plan, a.heads, a.dv, o_lat, sh.h * sh.c, sh.c, sh.s, sh.t_cap,
+                             step.d_step);
+  DSE_RETURN_IF_ERROR(launch_status("mla_attention_f32 (combine)"));
+
+  if (uv == DType::f16) launch_project<F16Storage>(sh, call, o_lat, step.d_step, stream);
+  else if (uv == DType::bf16) launch_project<BF16Storage>(sh, call, o_lat, step.d_step, stream);
+  else launch_project<F32Storage>(sh, call, o_lat, step.d_step, stream);
+  return launch_status("mla_attention_f32 (project)");
+}
+
+}  // namespace dse::gpu

@@ -1,0 +1,14 @@
+// rope_f32: rotary position embedding from the compiler's cos/sin table (docs/KERNELS.md).
+#pragma once
+
+#include "dse/gpu/gpu_launch.h"
+
+namespace dse::gpu {
+
+// Operands: x F32 [T, n_heads*head_dim] (in place), table F32 [P, rot_dim].
+// iparams: n_heads, head_dim, rot_offset, rot_dim, interleaved. Token t uses table row
+// start_pos + t (read from the device step); a row past P is recorded (GpuOp::rope) and nothing
+// is rotated. One thread per (head, pair), blocks over tokens and pairs.
+Status launch_rope_f32(const KernelCall& call, const GpuStep& step, GpuStream stream);
+
+}  // namespace dse::gpu

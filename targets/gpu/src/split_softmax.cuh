@@ -1,0 +1,230 @@
+// Flash-decoding building blocks shared by attention_f32 and mla_attention_f32: a split kernel
+// that runs an online softmax over one chunk of the cache per block, and a combine kernel that
+// merges the chunks' partial results. Grids are sized from the cache capacity, never from the
+// current position, so a graph captured once serves every step; chunks past a token's position
+// exit at once and leave an empty partial (m = -inf, l = 0).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "common.cuh"
+
+namespace dse::gpu {
+
+// How the cache is cut: n_splits chunks of `chunk` positions each.
+struct SplitPlan {
+  int64_t n_splits = 1;
+  int64_t chunk = 1;
+};
+
+// Chunks of at least kMinChunk keys (one tile) and at most kMaxSplits of them, as many as fit in
+// a scratch budget of kPartialBudget floats for all tokens and heads. The grid is fixed by the
+// cache capacity, so small chunks are what gives a short context many blocks (at position 511 of
+// a 4096-row cache: 8 busy chunks per head); chunks past the position exit at once. A prefill
+// chunk already has many (token, head) blocks and gets few splits (the budget).
+inline SplitPlan plan_splits(int64_t cache_rows, int64_t token_cap, int64_t heads, int64_t dv) {
+  constexpr int64_t kMinChunk = 64;
+  constexpr int64_t kMaxSplits = 256;
+  constexpr int64_t kPartialBudget = int64_t(4) << 20;  // floats (16 MiB)
+  const int64_t by_len = std::max<int64_t>(1, ceil_div(cache_rows, kMinChunk));
+  const int64_t by_budget = std::max<int64_t>(1, kPartialBudget / std::max<int64_t>(1, token_cap * heads * (dv + 2)));
+  SplitPlan p;
+  p.n_splits = std::min(std::min(by_len, kMaxSplits), by_budget);
+  p.chunk = std::max<int64_t>(1, ceil_div(cache_rows, p.n_splits));
+  p.n_splits = ceil_div(cache_rows, p.chunk);
+  return p;
+}
+
+// Scratch floats of a plan: partial outputs [T, H, n_splits, dv] then (m, l) [T, H, n_splits, 2].
+inline int64_t split_scratch_floats(const SplitPlan& p, int64_t token_cap, int64_t heads, int64_t dv) {
+  return token_cap * heads * p.n_splits * (dv + 2);
+}
+
+struct SplitArgs {
+  // Query part 1 of token t, head h: q1 + t * q1_tok + h * q1_head (d1 values).
+  const float* q1; int64_t q1_tok, q1_head; int d1;
+  // Optional query part 2 (MLA's rope part): d2 = 0 when absent.
+  const float* q2; int64_t q2_tok, q2_head; int d2;
+  // Key part 1 of position j for kv head g: k1 + j * k1_row + g * k1_head. Key part 2 has no head.
+  const void* k1; int64_t k1_row, k1_head;
+  const void* k2; int64_t k2_row;
+  // Value of position j for kv head g: v + j * v_row + g * v_head (dv values).
+  const void* v; int64_t v_row, v_head; int dv;
+  int heads;           // query heads
+  int heads_per_kv;    // query heads sharing one kv head
+  float scale;
+  int64_t cache_rows;  // S
+  SplitPlan plan;
+  int64_t token_cap;
+  float* part_out;     // [T, H, n_splits, dv]
+  float* part_ml;      // [T, H, n_splits, 2]
+  const StepInfo* step;
+  GpuErrorRecord* err;
+  GpuOp op;
+};
+
+// Keys scored per pass: scores live in shared memory, one warp per key.
+inline constexpr int kSplitTile = 64;
+
+// Shared memory of the split kernel, bytes.
+inline size_t split_smem_bytes(int d1, int d2) { return size_t(d1 + d2 + kSplitTile + 32) * sizeof(float); }
+
+// grid (n_splits, heads, token_cap), kThreads threads; dv <= kThreads * kDimsPerThread.
+template <typename S1, typename S2, typename SV, int kThreads, int kDimsPerThread>
+__global__ void __launch_bounds__(kThreads) split_kernel(SplitArgs a) {
+  const int64_t split = blockIdx.x;
+  const int h = blockIdx.y;
+  const int64_t t = blockIdx.z;
+  const int64_t rows = step_rows(a.step, a.token_cap);
+  if (t >= rows) return;
+  if (!positions_fit(a.step, rows, a.cache_rows)) {
+    if (split == 0 && h == 0 && t == 0 && threadIdx.x == 0)
+      record_error(a.err, StatusCode::out_of_range, a.op, bad_position(a.step, rows), a.cache_rows, 0);
+    return;
+  }
+  const int64_t pos = a.step->start_pos + t;
+  const int g = h / a.heads_per_kv;
+  const int64_t j_begin = split * a.plan.chunk;
+  const int64_t j_end = pos + 1 < j_begin + a.plan.chunk ? pos + 1 : j_begin + a.plan.chunk;
+  const int64_t slot = (t * a.heads + h) * a.plan.n_splits + split;
+  float* ml = a.part_ml + slot * 2;
+  float* po = a.part_out + slot * a.dv;
+  if (j_begin >= j_end) {
+    if (threadIdx.x == 0) { ml[0] = -INFINITY; ml[1] = 0.0f; }
+    return;
+  }
+  extern __shared__ float smem[];
+  float* q1s = smem;
+  float* q2s = q1s + a.d1;
+  float* ps = q2s + a.d2;
+  float* scratch = ps + kSplitTile;
+  const float* q1 = a.q1 + t * a.q1_tok + int64_t(h) * a.q1_head;
+  for (int i = threadIdx.x; i < a.d1; i += kThreads) q1s[i] = q1[i];
+  if (a.d2 > 0) {
+    const float* q2 = a.q2 + t * a.q2_tok + int64_t(h) * a.q2_head;
+    for (int i = threadIdx.x; i < a.d2; i += kThreads) q2s[i] = q2[i];
+  }
+  __syncthreads();
+  const int lane = threadIdx.x % kLanes, warp = threadIdx.x / kLanes;
+  constexpr int kWarps = kThreads / kLanes;
+  const typename S1::type* k1 = static_cast<const typename S1::type*>(a.k1) + int64_t(g) * a.k1_head;
+  const typename S2::type* k2 = static_cast<const typename S2::type*>(a.k2);
+  const typename SV::type* vv = static_cast<const typename SV::type*>(a.v) + int64_t(g) * a.v_head;
+  float m = -INFINITY, l = 0.0f;
+  float acc[kDimsPerThread];
+#pragma unroll
+  for (int i = 0; i < kDimsPerThread; ++i) acc[i] = 0.0f;
+  for (int64_t tile = j_begin; tile < j_end; tile += kSplitTile) {
+    const int n = int(j_end - tile < kSplitTile ? j_end - tile : kSplitTile);
+    // One warp per key, kKeys keys per warp at a time so that their loads are in flight together.
+    constexpr int kKeys = 8;
+    for (int jj0 = warp; jj0 < n; jj0 += kWarps * kKeys) {
+      float s1[kKeys], s2[kKeys];
+      const typename S1::type* kr[kKeys];
+      const typename S2::type* kr2[kKeys];
+#pragma unroll
+      for (int u = 0; u < kKeys; ++u) {
+        const int jj = jj0 + u * kWarps;
+        const int64_t j = tile + (jj < n ? jj : jj0);  // a key past the tile repeats one in it
+        kr[u] = k1 + j * a.k1_row;
+        kr2[u] = k2 + j * a.k2_row;
+        s1[u] = 0.0f;
+        s2[u] = 0.0f;
+      }
+      for (int d = lane; d < a.d1; d += kLanes) {
+        const float q = q1s[d];
+#pragma unroll
+        for (int u = 0; u < kKeys; ++u) s1[u] = fmaf(q, S1::load(kr[u], d), s1[u]);
+      }
+      if (a.d2 > 0) {
+        for (int d = lane; d < a.d2; d += kLanes) {
+          const float q = q2s[d];
+#pragma unroll
+          for (int u = 0; u < kKeys; ++u) s2[u] = fmaf(q, S2::load(kr2[u], d), s2[u]);
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < kKeys; ++u) {
+        const float v1 = warp_sum(s1[u]);
+        const float v2 = a.d2 > 0 ? warp_sum(s2[u]) : 0.0f;
+        const int jj = jj0 + u * kWarps;
+        if (lane == 0 && jj < n) ps[jj] = a.scale * (v1 + v2);
+      }
+    }
+    __syncthreads();
+    float tmax = -INFINITY;
+    for (int jj = threadIdx.x; jj < n; jj += kThreads) tmax = fmaxf(tmax, ps[jj]);
+    tmax = block_max(tmax, scratch);
+    const float m_new = fmaxf(m, tmax);
+    const float corr = m == -INFINITY ? 0.0f : expf(m - m_new);
+    float lsum = 0.0f;
+    for (int jj = threadIdx.x; jj < n; jj += kThreads) {
+      const float p = expf(ps[jj] - m_new);
+      ps[jj] = p;
+      lsum += p;
+    }
+    l = l * corr + block_sum(lsum, scratch);  // block_sum's barriers also publish ps
+#pragma unroll
+    for (int i = 0; i < kDimsPerThread; ++i) acc[i] *= corr;
+#pragma unroll 16
+    for (int jj = 0; jj < n; ++jj) {
+      const float p = ps[jj];
+      const typename SV::type* vr = vv + (tile + jj) * a.v_row;
+#pragma unroll
+      for (int i = 0; i < kDimsPerThread; ++i) {
+        const int d = threadIdx.x + i * kThreads;
+        if (d < a.dv) acc[i] = fmaf(p, SV::load(vr, d), acc[i]);
+      }
+    }
+    m = m_new;
+    __syncthreads();  // ps is rewritten by the next tile
+  }
+#pragma unroll
+  for (int i = 0; i < kDimsPerThread; ++i) {
+    const int d = threadIdx.x + i * kThreads;
+    if (d < a.dv) po[d] = acc[i];
+  }
+  if (threadIdx.x == 0) { ml[0] = m; ml[1] = l; }
+}
+
+// Merges the splits of (token, head) into out + t * out_tok + h * out_head (dv values):
+// out = sum_s exp(m_s - M) o_s / sum_s exp(m_s - M) l_s. grid (heads, token_cap), 128 threads,
+// n_splits floats of dynamic shared memory. (A template only so that the header can be included
+// by several sources.)
+template <int kThreads = 128>
+__global__ void __launch_bounds__(kThreads) combine_kernel(const float* part_out, const float* part_ml, SplitPlan plan,
+                                                      int heads, int dv, float* out, int64_t out_tok, int64_t out_head,
+                                                      int64_t cache_rows, int64_t token_cap, const StepInfo* step) {
+  const int h = blockIdx.x;
+  const int64_t t = blockIdx.y;
+  const int64_t rows = step_rows(step, token_cap);
+  if (t >= rows || !positions_fit(step, rows, cache_rows)) return;  // the split kernel recorded it
+  extern __shared__ float weights[];
+  __shared__ float scratch[kThreads / kLanes];
+  const int64_t base = (t * heads + h) * plan.n_splits;
+  // All threads share the (m, l) pairs: with up to 256 splits a serial loop would be the kernel.
+  float mx = -INFINITY;
+  for (int64_t s = threadIdx.x; s < plan.n_splits; s += kThreads) mx = fmaxf(mx, part_ml[(base + s) * 2]);
+  mx = block_max(mx, scratch);
+  float l = 0.0f;
+  for (int64_t s = threadIdx.x; s < plan.n_splits; s += kThreads) {
+    const float ms = part_ml[(base + s) * 2];
+    const float w = ms == -INFINITY ? 0.0f : expf(ms - mx);
+    weights[s] = w;
+    l += w * part_ml[(base + s) * 2 + 1];
+  }
+  const float total = block_sum(l, scratch);  // its barriers also publish weights[]
+  const float inv = 1.0f / total;
+  float* o = out + t * out_tok + int64_t(h) * out_head;
+  for (int d = threadIdx.x; d < dv; d += kThreads) {
+    float sum = 0.0f;
+    for (int64_t s = 0; s < plan.n_splits; ++s) {
+      if (weights[s] != 0.0f) sum = fmaf(weights[s], part_out[(base + s) * dv + d], sum);
+    }
+    o[d] = sum * inv;
+  }
+}
+
+}  // namespace dse::gpu

@@ -1,0 +1,72 @@
+// The thin compat layer that lets one kernel source build as CUDA (nvcc) or as HIP (hipcc):
+// runtime API names, warp intrinsics, streaming loads and the warp size of the target.
+// Kernel sources use the CUDA spellings; under DSE_GPU_HIP they are mapped to HIP here and
+// nowhere else, so there is never a second copy of a kernel.
+#pragma once
+
+#if defined(DSE_GPU_HIP)
+
+#include <hip/hip_fp16.h>
+#include <hip/hip_runtime.h>
+
+#define cudaError_t hipError_t
+#define cudaSuccess hipSuccess
+#define cudaStream_t hipStream_t
+#define cudaEvent_t hipEvent_t
+#define cudaGetLastError hipGetLastError
+#define cudaGetErrorString hipGetErrorString
+#define cudaGetDevice hipGetDevice
+#define cudaDeviceGetAttribute hipDeviceGetAttribute
+#define cudaDevAttrMultiProcessorCount hipDeviceAttributeMultiprocessorCount
+#define cudaFuncSetAttribute hipFuncSetAttribute
+#define cudaFuncAttributeMaxDynamicSharedMemorySize hipFuncAttributeMaxDynamicSharedMemorySize
+// HIP's shuffles take no member mask: a wave always executes them together.
+#define __shfl_xor_sync(mask, var, lane_mask, width) __shfl_xor(var, lane_mask, width)
+#define __shfl_sync(mask, var, src_lane, width) __shfl(var, src_lane, width)
+
+#else
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#endif
+
+#include <cstdint>
+
+namespace dse::gpu {
+
+// Threads that execute in lockstep on the target: 32 on NVIDIA and RDNA (wave32), 64 on CDNA
+// (gfx9: MI100/MI200/MI300). Host code must not use it (the host pass sees no target); kernels
+// use it only to size per-warp shared memory.
+#if defined(DSE_GPU_HIP) && defined(__GFX9__)
+inline constexpr int kWarpSize = 64;
+#else
+inline constexpr int kWarpSize = 32;
+#endif
+
+// Width of every shuffle reduction in the kernels. Kernels are written for groups of 32 lanes
+// ("logical warps"); on a wave64 target a wave holds two of them and `width = 32` keeps the
+// shuffles inside each, so the same source is correct for wave32 and wave64. Block sizes are
+// multiples of 64 so that no wave64 is ever partially filled.
+inline constexpr int kLanes = 32;
+
+// A 16-byte load of weights that are read once per step: bypass L1 allocation so the
+// activations that are reused stay cached.
+__device__ __forceinline__ uint4 load_stream16(const void* p) {
+#if defined(DSE_GPU_HIP)
+  return *static_cast<const uint4*>(p);  // TODO(hip): a nontemporal load once measured
+#else
+  uint4 v;
+  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+#endif
+}
+
+// A 16-byte load of data that is read by many threads (activations): through the read-only cache.
+__device__ __forceinline__ float4 load_shared16(const float* p) {
+  return __ldg(reinterpret_cast<const float4*>(p));
+}
+
+}  // namespace dse::gpu

@@ -1,0 +1,115 @@
+// attention_f32 and mla_attention_f32 on the GPU (flash-decoding) against the CPU kernels.
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/generators/catch_generators.hpp>
+#include <cmath>
+
+#include "gpu_test_support.h"
+
+namespace dse::gpu::test {
+namespace {
+
+struct AttnShape {
+  int64_t t_cap, n_tokens, start, s, hq, hkv, d, dv;
+  DType k_dtype, v_dtype;
+};
+
+Case attention_case(const AttnShape& a, std::mt19937& rng) {
+  Case c;
+  c.kernel = "attention_f32";
+  c.ops.push_back(f32_tensor({a.t_cap, a.hq * a.d}, rng));
+  c.ops.push_back(cache_tensor(a.k_dtype, {a.s, a.hkv * a.d}, rng));
+  c.ops.push_back(cache_tensor(a.v_dtype, {a.s, a.hkv * a.dv}, rng));
+  c.ops.push_back(sentinel_f32({a.t_cap, a.hq * a.dv}));
+  c.iparams = {a.hq, a.hkv, a.d, a.dv};
+  c.fparams = {float(1.0 / std::sqrt(double(a.d)))};
+  c.step = {a.n_tokens, a.start};
+  return c;
+}
+
+struct MlaShape {
+  int64_t t_cap, n_tokens, start, s, h, dn, dr, c, dv;
+  DType cache_dtype, pe_dtype, w_dtype;
+};
+
+Case mla_case(const MlaShape& m, std::mt19937& rng) {
+  Case c;
+  c.kernel = "mla_attention_f32";
+  c.ops.push_back(f32_tensor({m.t_cap, m.h * (m.dn + m.dr)}, rng));
+  c.ops.push_back(cache_tensor(m.cache_dtype, {m.s, m.c}, rng));
+  c.ops.push_back(cache_tensor(m.pe_dtype, {m.s, m.dr}, rng));
+  c.ops.push_back(dense_weight(m.w_dtype, {m.h, m.dn, m.c}, rng, 0.1f));
+  c.ops.push_back(dense_weight(m.w_dtype, {m.h, m.dv, m.c}, rng, 0.1f));
+  c.ops.push_back(sentinel_f32({m.t_cap, m.h * m.dv}));
+  c.iparams = {m.h, m.dn, m.dr, m.c, m.dv};
+  c.fparams = {float(1.0 / std::sqrt(double(m.dn + m.dr)))};
+  c.step = {m.n_tokens, m.start};
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("GPU attention matches the CPU kernel for decode and prefill, GQA and MHA, f32 and f16 caches",
+          "[gpu][attention]") {
+  const DType kd = GENERATE(DType::f32, DType::f16);
+  const DType vd = GENERATE(DType::f32, DType::f16);
+  // Caches of 1000 and 2000 rows are cut into several chunks: positions cross chunk boundaries.
+  const AttnShape s = GENERATE(AttnShape{1, 1, 0, 16, 4, 2, 64, 64, DType::f32, DType::f32},
+                               AttnShape{1, 1, 700, 1000, 8, 2, 128, 128, DType::f32, DType::f32},
+                               AttnShape{1, 1, 1999, 2000, 4, 4, 96, 64, DType::f32, DType::f32},
+                               AttnShape{8, 7, 0, 40, 6, 3, 32, 48, DType::f32, DType::f32},
+                               AttnShape{8, 7, 500, 1000, 4, 1, 128, 128, DType::f32, DType::f32},
+                               AttnShape{7, 7, 3, 300, 2, 2, 16, 16, DType::f32, DType::f32});
+  AttnShape a = s;
+  a.k_dtype = kd;
+  a.v_dtype = vd;
+  std::mt19937 rng(uint32_t(a.s * 7 + a.start));
+  const Case c = attention_case(a, rng);
+  INFO("T " << a.n_tokens << "/" << a.t_cap << " start " << a.start << " S " << a.s << " Hq " << a.hq << " Hkv "
+            << a.hkv << " D " << a.d << " Dv " << a.dv);
+  const Outcome o = run_both(c);
+  REQUIRE(o.cpu_status.ok());
+  REQUIRE(o.gpu_status.ok());
+  CHECK(compare_f32(o, 3, 1e-4, 1e-6) == 0);
+}
+
+TEST_CASE("GPU attention reports a position past the cache and writes nothing", "[gpu][attention]") {
+  std::mt19937 rng(3);
+  const Case c = attention_case(AttnShape{8, 4, 30, 32, 2, 1, 16, 16, DType::f32, DType::f16}, rng);
+  const Outcome o = run_both(c);
+  CHECK(o.cpu_status.code() == StatusCode::out_of_range);
+  CHECK(o.gpu_status.code() == StatusCode::out_of_range);
+  CHECK(o.gpu_status.message() == o.cpu_status.message());
+  CHECK(same_bytes(o, 3));
+}
+
+TEST_CASE("GPU MLA attention (absorbed) matches the CPU kernel", "[gpu][mla]") {
+  const DType wd = GENERATE(DType::f32, DType::f16, DType::bf16);
+  const DType cd = GENERATE(DType::f32, DType::f16);
+  const MlaShape s = GENERATE(MlaShape{1, 1, 0, 8, 2, 16, 8, 64, 16, DType::f32, DType::f32, DType::f32},
+                              MlaShape{1, 1, 600, 700, 4, 128, 64, 512, 128, DType::f32, DType::f32, DType::f32},
+                              MlaShape{8, 7, 250, 600, 3, 32, 16, 96, 24, DType::f32, DType::f32, DType::f32},
+                              MlaShape{7, 7, 0, 20, 2, 16, 8, 40, 16, DType::f32, DType::f32, DType::f32});
+  MlaShape m = s;
+  m.w_dtype = wd;
+  m.cache_dtype = cd;
+  m.pe_dtype = cd == DType::f16 ? DType::f32 : DType::f16;  // mixed cache dtypes are allowed
+  std::mt19937 rng(uint32_t(m.s + m.c));
+  const Case c = mla_case(m, rng);
+  INFO("T " << m.n_tokens << "/" << m.t_cap << " start " << m.start << " S " << m.s << " H " << m.h << " C " << m.c);
+  const Outcome o = run_both(c);
+  REQUIRE(o.cpu_status.ok());
+  REQUIRE(o.gpu_status.ok());
+  CHECK(compare_f32(o, 5, 2e-4, 1e-6) == 0);
+}
+
+TEST_CASE("GPU MLA attention reports a position past the latent cache and writes nothing", "[gpu][mla]") {
+  std::mt19937 rng(4);
+  const Case c = mla_case(MlaShape{1, 1, 8, 8, 2, 16, 8, 64, 16, DType::f16, DType::f16, DType::bf16}, rng);
+  const Outcome o = run_both(c);
+  CHECK(o.cpu_status.code() == StatusCode::out_of_range);
+  CHECK(o.gpu_status.code() == StatusCode::out_of_range);
+  CHECK(o.gpu_status.message() == o.cpu_status.message());
+  CHECK(same_bytes(o, 5));
+}
+
+}  // namespace dse::gpu::test

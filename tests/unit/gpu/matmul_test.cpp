@@ -1,0 +1,95 @@
+// matmul_f32_<w> on the GPU against the CPU kernel, every weight format, decode and prefill shapes.
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/generators/catch_generators.hpp>
+#include <string>
+
+#include "gpu_test_support.h"
+
+namespace dse::gpu::test {
+namespace {
+
+using cpu::WeightFormat;
+
+struct MatmulShape {
+  int64_t t_cap, n_tokens, n, k;
+  int32_t group;
+  bool bias;
+};
+
+Case matmul_case(WeightFormat f, const MatmulShape& s, std::mt19937& rng) {
+  Case c;
+  c.kernel = "matmul_f32_" + std::string(cpu::weight_format_name(f));
+  c.ops.push_back(f32_tensor({s.t_cap, s.k}, rng));
+  for (Operand& w : packed_weight(f, {s.n, s.k}, s.group, rng, 0.05f)) c.ops.push_back(std::move(w));
+  if (s.bias) c.ops.push_back(f32_tensor({s.n}, rng));
+  c.ops.push_back(sentinel_f32({s.t_cap, s.n}));
+  c.iparams = {s.bias ? 1 : 0};
+  c.step = {s.n_tokens, 0};
+  return c;
+}
+
+void check(WeightFormat f, const MatmulShape& s, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const Case c = matmul_case(f, s, rng);
+  INFO(c.kernel << " T " << s.n_tokens << "/" << s.t_cap << " N " << s.n << " K " << s.k << " group " << s.group
+                << " bias " << s.bias);
+  const Outcome o = run_both(c);
+  REQUIRE(o.cpu_status.ok());
+  REQUIRE(o.gpu_status.ok());
+  // Both sides dequantize exactly and accumulate in f32; only the order of the sums differs.
+  CHECK(compare_f32(o, int(c.ops.size()) - 1, 2e-5, 1e-6) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("GPU matmul matches the CPU kernel for every weight format at decode (one token)", "[gpu][matmul]") {
+  const WeightFormat f = GENERATE(WeightFormat::f32, WeightFormat::f16, WeightFormat::bf16, WeightFormat::w8,
+                                  WeightFormat::w4, WeightFormat::fp8);
+  const int32_t group = GENERATE(32, 128);
+  const MatmulShape s = GENERATE(MatmulShape{1, 1, 1, 256, 0, false}, MatmulShape{1, 1, 37, 128, 0, true},
+                                 MatmulShape{1, 1, 1000, 384, 0, false}, MatmulShape{1, 1, 4096, 4096, 0, false},
+                                 MatmulShape{1, 1, 130, 1024 + 128, 0, true}, MatmulShape{1, 1, 8448, 256, 0, true});
+  // N decides the rows per warp at decode (1, 2 or 4: see matmul.cu); these shapes cover all three
+  // on a 132-multiprocessor H100.
+  MatmulShape sg = s;
+  sg.group = group;
+  check(f, sg, 1234u + uint32_t(sg.n));
+}
+
+TEST_CASE("GPU matmul matches the CPU kernel for 7 tokens in a capacity of 8 and for 8 tokens", "[gpu][matmul]") {
+  const WeightFormat f = GENERATE(WeightFormat::f32, WeightFormat::f16, WeightFormat::bf16, WeightFormat::w8,
+                                  WeightFormat::w4, WeightFormat::fp8);
+  const int32_t group = GENERATE(32, 128);
+  const int64_t tokens = GENERATE(7, 8);
+  check(f, MatmulShape{8, tokens, 77, 512, group, true}, 99u + uint32_t(tokens));
+  check(f, MatmulShape{8, tokens, 5, 256, group, false}, 7u);
+}
+
+TEST_CASE("GPU matmul takes the scalar path when K is not a multiple of the 16-byte vector", "[gpu][matmul]") {
+  // f32 K = 102 (x rows not 16-byte aligned), f16/bf16 K = 36, w8/fp8 K = 40, w4 group 16.
+  check(WeightFormat::f32, MatmulShape{1, 1, 33, 102, 0, true}, 1u);
+  check(WeightFormat::f32, MatmulShape{8, 7, 33, 102, 0, false}, 2u);
+  check(WeightFormat::f16, MatmulShape{1, 1, 19, 36, 0, false}, 3u);
+  check(WeightFormat::bf16, MatmulShape{8, 3, 19, 36, 0, true}, 4u);
+  check(WeightFormat::w8, MatmulShape{1, 1, 21, 40, 0, false}, 5u);
+  check(WeightFormat::fp8, MatmulShape{8, 7, 21, 40, 0, true}, 6u);
+  check(WeightFormat::w4, MatmulShape{1, 1, 17, 48, 16, false}, 7u);
+  check(WeightFormat::w4, MatmulShape{8, 7, 17, 48, 16, true}, 8u);
+}
+
+TEST_CASE("GPU matmul w4 handles groups of 64 (a shift) and 96 (a division) per scale", "[gpu][matmul]") {
+  const int32_t group = GENERATE(64, 96);
+  const int64_t tokens = GENERATE(1, 7);
+  check(WeightFormat::w4, MatmulShape{tokens == 1 ? 1 : 8, tokens, 300, 1152, group, true}, 21u);
+  check(WeightFormat::w4, MatmulShape{tokens == 1 ? 1 : 8, tokens, 5000, 576, group, false}, 22u);
+}
+
+TEST_CASE("GPU matmul with no tokens leaves the output untouched", "[gpu][matmul]") {
+  std::mt19937 rng(5);
+  const int64_t capacity = GENERATE(1, 4);  // the decode kernel (capacity 1) reads n_tokens late
+  Case c = matmul_case(WeightFormat::w4, MatmulShape{capacity, 0, 64, 256, 128, false}, rng);
+  const Outcome o = run_both(c);
+  CHECK(same_bytes(o, int(c.ops.size()) - 1));
+}
+
+}  // namespace dse::gpu::test

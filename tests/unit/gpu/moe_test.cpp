@@ -1,0 +1,127 @@
+// moe_route_f32 and moe_ffn_f32_<w> on the GPU against the CPU kernels.
+#include <algorithm>
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/generators/catch_generators.hpp>
+#include <numeric>
+#include <string>
+
+#include "gpu_test_support.h"
+
+namespace dse::gpu::test {
+namespace {
+
+using cpu::WeightFormat;
+
+struct RouteShape {
+  int64_t t_cap, n_tokens, e, top_k, n_group, topk_group, scoring, method, norm;
+  bool bias;
+  float scaling;
+};
+
+Case route_case(const RouteShape& r, std::mt19937& rng) {
+  Case c;
+  c.kernel = "moe_route_f32";
+  c.ops.push_back(f32_tensor({r.t_cap, r.e}, rng, -3.0f, 3.0f));
+  if (r.bias) c.ops.push_back(f32_tensor({r.e}, rng, -0.1f, 0.1f));
+  c.ops.push_back(i32_tensor({r.t_cap, r.top_k}, std::vector<int32_t>(size_t(r.t_cap * r.top_k), -7)));
+  c.ops.push_back(sentinel_f32({r.t_cap, r.top_k}));
+  c.iparams = {r.top_k, r.n_group, r.topk_group, r.scoring, r.method, r.norm, r.bias ? 1 : 0};
+  c.fparams = {r.scaling};
+  c.step = {r.n_tokens, 0};
+  return c;
+}
+
+// Distinct random expert ids per token, as moe_route produces.
+std::vector<int32_t> random_ids(int64_t t_cap, int64_t top_k, int64_t e, std::mt19937& rng) {
+  std::vector<int32_t> ids;
+  std::vector<int32_t> all(static_cast<size_t>(e));
+  std::iota(all.begin(), all.end(), 0);
+  for (int64_t t = 0; t < t_cap; ++t) {
+    std::shuffle(all.begin(), all.end(), rng);
+    ids.insert(ids.end(), all.begin(), all.begin() + top_k);
+  }
+  return ids;
+}
+
+struct FfnShape {
+  int64_t t_cap, n_tokens, e, top_k, inter, hidden;
+  int32_t group;
+};
+
+Case ffn_case(WeightFormat f, const FfnShape& s, std::mt19937& rng) {
+  Case c;
+  c.kernel = "moe_ffn_f32_" + std::string(cpu::weight_format_name(f));
+  c.ops.push_back(f32_tensor({s.t_cap, s.hidden}, rng));
+  c.ops.push_back(i32_tensor({s.t_cap, s.top_k}, random_ids(s.t_cap, s.top_k, s.e, rng)));
+  c.ops.push_back(f32_tensor({s.t_cap, s.top_k}, rng, 0.0f, 1.0f));
+  for (Operand& w : packed_weight(f, {s.e, 2 * s.inter, s.hidden}, s.group, rng, 0.05f)) c.ops.push_back(std::move(w));
+  for (Operand& w : packed_weight(f, {s.e, s.hidden, s.inter}, s.group, rng, 0.05f)) c.ops.push_back(std::move(w));
+  c.ops.push_back(sentinel_f32({s.t_cap, s.hidden}));
+  c.iparams = {s.e, s.top_k, s.inter, s.hidden};
+  c.step = {s.n_tokens, 0};
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("GPU MoE routing picks the same experts with the same weights as the CPU kernel", "[gpu][moe]") {
+  const RouteShape r = GENERATE(
+      // DeepSeek-V2-Lite: softmax, greedy, 6 of 64.
+      RouteShape{1, 1, 64, 6, 1, 1, 0, 0, 0, false, 1.0f},
+      RouteShape{8, 7, 64, 6, 1, 1, 0, 0, 0, false, 1.0f},
+      // DeepSeek-V2: softmax, group_limited_greedy, 6 of 160 in 8 groups keeping 3.
+      RouteShape{8, 7, 160, 6, 8, 3, 0, 1, 0, false, 16.0f},
+      // DeepSeek-V3: sigmoid, noaux_tc with bias, 8 of 256 in 8 groups keeping 4, normalised.
+      RouteShape{1, 1, 256, 8, 8, 4, 1, 2, 1, true, 2.5f},
+      RouteShape{8, 7, 256, 8, 8, 4, 1, 2, 1, true, 2.5f},
+      // More experts than threads per block.
+      RouteShape{4, 4, 1024, 8, 16, 4, 1, 2, 1, true, 1.0f});
+  std::mt19937 rng(uint32_t(r.e * 10 + r.n_tokens));
+  const Case c = route_case(r, rng);
+  INFO("E " << r.e << " top_k " << r.top_k << " method " << r.method << " T " << r.n_tokens);
+  const Outcome o = run_both(c);
+  REQUIRE(o.cpu_status.ok());
+  REQUIRE(o.gpu_status.ok());
+  const int ids = r.bias ? 2 : 1;
+  CHECK(same_bytes(o, ids));
+  CHECK(compare_f32(o, ids + 1, 1e-6, 1e-7) == 0);
+}
+
+TEST_CASE("GPU MoE FFN runs the selected experts like the CPU kernel for every weight format", "[gpu][moe]") {
+  const WeightFormat f = GENERATE(WeightFormat::f32, WeightFormat::f16, WeightFormat::bf16, WeightFormat::w8,
+                                  WeightFormat::w4, WeightFormat::fp8);
+  const int32_t group = GENERATE(32, 128);
+  const FfnShape s = GENERATE(FfnShape{1, 1, 8, 2, 128, 256, 0}, FfnShape{8, 7, 8, 3, 256, 128, 0},
+                              FfnShape{1, 1, 64, 6, 384, 512, 0});
+  FfnShape fs = s;
+  fs.group = group;
+  std::mt19937 rng(uint32_t(fs.inter + fs.n_tokens));
+  const Case c = ffn_case(f, fs, rng);
+  INFO(c.kernel << " T " << fs.n_tokens << "/" << fs.t_cap << " E " << fs.e << " k " << fs.top_k << " I " << fs.inter
+                << " H " << fs.hidden << " group " << fs.group);
+  const Outcome o = run_both(c);
+  REQUIRE(o.cpu_status.ok());
+  REQUIRE(o.gpu_status.ok());
+  CHECK(compare_f32(o, int(c.ops.size()) - 1, 5e-5, 1e-6) == 0);
+}
+
+TEST_CASE("GPU MoE FFN takes the scalar path for sizes that are not whole 16-byte vectors", "[gpu][moe]") {
+  const WeightFormat f = GENERATE(WeightFormat::f32, WeightFormat::f16, WeightFormat::w8, WeightFormat::w4);
+  std::mt19937 rng(11);
+  const Case c = ffn_case(f, FfnShape{8, 5, 4, 2, 18, 34, 2}, rng);
+  const Outcome o = run_both(c);
+  REQUIRE(o.gpu_status.ok());
+  CHECK(compare_f32(o, int(c.ops.size()) - 1, 5e-5, 1e-6) == 0);
+}
+
+TEST_CASE("GPU MoE FFN reports an expert id outside [0, E) and writes nothing", "[gpu][moe]") {
+  std::mt19937 rng(12);
+  Case c = ffn_case(WeightFormat::w4, FfnShape{4, 3, 8, 2, 64, 128, 32}, rng);
+  c.ops[1].as<int32_t>()[5] = 8;  // token 2, slot 1
+  const Outcome o = run_both(c);
+  CHECK(o.cpu_status.code() == StatusCode::out_of_range);
+  CHECK(o.gpu_status.code() == StatusCode::out_of_range);
+  CHECK(same_bytes(o, int(c.ops.size()) - 1));
+}
+
+}  // namespace dse::gpu::test
