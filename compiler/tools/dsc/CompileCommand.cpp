@@ -14,6 +14,7 @@
 
 #include "DscCommands.h"
 #include "DiagnosticPrinter.h"
+#include "MemoryLimit.h"
 #include "dse/compiler/Dsx/Dsx.h"
 #include "dse/compiler/Emit/ArtifactEmitter.h"
 #include "dse/compiler/Emit/CompileReport.h"
@@ -41,8 +42,10 @@ cl::opt<std::string> precision("precision",
 cl::opt<std::string> output("o", cl::desc("output artifact (default: <model folder name>.dse)"),
                             cl::value_desc("OUT"), cl::cat(category));
 cl::opt<int64_t> max_seq_len("max-seq-len",
-                             cl::desc("context in tokens; the KV cache holds exactly this many (default 4096)"),
-                             cl::init(4096), cl::value_desc("N"), cl::cat(category));
+                             cl::desc("context in tokens; the KV cache holds exactly this many (default: "
+                                      "max_position_embeddings of config.json, at most 4096; a "
+                                      "value past max_position_embeddings is refused)"),
+                             cl::init(0), cl::value_desc("N"), cl::cat(category));
 cl::opt<int64_t> max_batch("max-batch", cl::desc("sequences per call (only 1 today)"), cl::init(1),
                            cl::value_desc("N"), cl::cat(category));
 cl::opt<int64_t> prefill_chunk("prefill-chunk",
@@ -50,7 +53,8 @@ cl::opt<int64_t> prefill_chunk("prefill-chunk",
                                cl::init(512), cl::value_desc("N"), cl::cat(category));
 cl::opt<std::string> kv_precision("kv-precision",
                                   cl::desc("KV cache storage: fp32 or fp16 (default fp32 when "
-                                           "--precision is fp32, else fp16)"),
+                                           "--precision is fp32, else fp16); int8 and fp8 KV "
+                                           "caches are not implemented yet and are refused"),
                                   cl::value_desc("fp32|fp16"), cl::cat(category));
 cl::opt<std::string> compress("compress", cl::desc("compress weight segments: zstd or zstd:LEVEL (1-19)"),
                               cl::value_desc("zstd[:LEVEL]"), cl::cat(category));
@@ -61,6 +65,16 @@ cl::list<std::string> quant_override(
     cl::desc("store weights whose name contains SUBSTRING as FORMAT (f32, f16, bf16, w8, w4, fp8); "
              "repeatable, e.g. --quant-override lm_head=w8"),
     cl::value_desc("SUBSTRING=FORMAT"), cl::cat(category));
+cl::opt<std::string> memory_budget(
+    "memory-budget",
+    cl::desc("fail unless weights + KV cache + arena + workspace fit in BYTES (6GiB, 512MiB, "
+             "8GB, 4294967296)"),
+    cl::value_desc("BYTES"), cl::cat(category));
+cl::opt<std::string> device_name(
+    "device",
+    cl::desc("fail unless the plan fits the usable memory of this device of the target registry "
+             "(orin-nano-8gb, rtx-4090, h100-sxm-80gb, ...; see dsc plan)"),
+    cl::value_desc("NAME"), cl::cat(category));
 cl::opt<bool> report("report", cl::desc("print the memory plan and the fit on every known device"),
                      cl::cat(category));
 cl::opt<std::string> report_json("report-json", cl::desc("write the report as JSON to FILE"),
@@ -95,13 +109,40 @@ bool check_precision(const std::string& p, bool allow_empty) {
   return false;
 }
 
+bool check_kv_precision(const std::string& kv) {
+  if (kv == "fp32" || kv == "fp16") return true;
+  if (kv == "int8" || kv == "fp8")
+    llvm::errs() << "dsc: error: --kv-precision " << kv
+                 << ": int8/fp8 KV caches are not implemented yet (no kernel reads them): use fp16\n";
+  else
+    llvm::errs() << "dsc: error: --kv-precision '" << kv << "' is not fp32 or fp16\n";
+  return false;
+}
+
+std::optional<int64_t> resolve_max_seq_len(const importer::ModelConfig& config,
+                                           const cl::opt<int64_t>& given) {
+  const int64_t trained = config.max_position_embeddings;
+  if (given.getNumOccurrences() == 0) return trained > 0 ? std::min<int64_t>(trained, 4096) : 4096;
+  if (trained > 0 && given > trained) {
+    llvm::errs() << "dsc: error: --max-seq-len " << given.getValue()
+                 << " is longer than max_position_embeddings " << trained
+                 << " of config.json: the model was not trained for positions past it; use "
+                    "--max-seq-len "
+                 << trained << " or less\n";
+    return std::nullopt;
+  }
+  return given.getValue();
+}
+
 int run_compile() {
   if (model_path.empty()) return fail("no MODEL folder given (dsc MODEL --target T --precision P -o OUT; see --help)");
   if (target_name.empty()) return fail("--target is required (e.g. --target cpu)");
   if (precision.empty()) return fail("--precision is required (fp32, fp16, bf16, int8, int4, fp8)");
   if (!check_precision(precision, false)) return 1;
   std::string kv = kv_precision.empty() ? (precision == "fp32" ? "fp32" : "fp16") : kv_precision.getValue();
-  if (kv != "fp32" && kv != "fp16") return fail("--kv-precision '" + kv + "' is not fp32 or fp16");
+  if (!check_kv_precision(kv)) return 1;
+  Result<std::vector<MemoryLimit>> limits = memory_limits(memory_budget, device_name);
+  if (!limits.ok()) return fail(limits.status().message());
   if (max_batch != 1)
     return fail("--max-batch " + std::to_string(max_batch) +
                 " is not supported: the kernels run one sequence per call; use --max-batch 1");
@@ -124,6 +165,8 @@ int run_compile() {
 
   Result<importer::ModelConfig> config = importer::load_model_config(model_path.getValue());
   if (!config.ok()) return fail(config.status().message());
+  const std::optional<int64_t> seq_len = resolve_max_seq_len(*config, max_seq_len);
+  if (!seq_len) return 1;
   Result<importer::SafetensorsArchive> archive = importer::SafetensorsArchive::open(model_path.getValue());
   if (!archive.ok()) return fail(archive.status().message());
 
@@ -131,7 +174,7 @@ int run_compile() {
   context.loadDialect<dsx::DsxDialect>();
   install_diagnostic_printer(context, "dsc");
   ImportOptions import_options;
-  import_options.max_seq_len = max_seq_len;
+  import_options.max_seq_len = *seq_len;
   import_options.prefill_chunk = prefill_chunk;
   import_options.kv_f16 = kv == "fp16";
   import_options.source_name = (fs::path(model_path.getValue()) / "config.json").string();
@@ -155,10 +198,12 @@ int run_compile() {
     return 0;
   }
 
-  const int64_t chunk = std::min<int64_t>(prefill_chunk, max_seq_len);
-  CompileReport rep = make_report(**module, *config, precision, kv, pipeline.target, max_seq_len, chunk);
+  const int64_t chunk = std::min<int64_t>(prefill_chunk, *seq_len);
+  CompileReport rep = make_report(**module, *config, precision, kv, pipeline.target, *seq_len, chunk);
   const std::string json = rep.to_json();
   if (report) llvm::outs() << rep.to_text();
+  // Before anything is written: a plan that does not fit leaves no artifact and no report file.
+  if (std::string over = check_memory_fit(rep, *limits); !over.empty()) return fail(over);
   if (!report_json.empty()) {
     std::error_code ec;
     llvm::raw_fd_ostream out(report_json, ec);
@@ -195,7 +240,7 @@ int run_compile() {
   in.tokenizer = tok ? &*tok : nullptr;
   in.precision = precision;
   in.kv_precision = kv;
-  in.max_seq_len = max_seq_len;
+  in.max_seq_len = *seq_len;
   in.max_batch = max_batch;
   in.prefill_chunk = chunk;
   in.codec = codec;

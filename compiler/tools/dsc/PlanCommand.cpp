@@ -1,5 +1,6 @@
 // dsc plan MODEL_OR_CONFIG: builds and plans the graph from config.json alone (no weights are
-// read) and prints, per precision, the memory plan and the fit on every known device.
+// read) and prints, per precision, the memory plan and the fit on every known device (or on the
+// one --device names).
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
@@ -11,6 +12,7 @@
 #include "dse/compiler/Frontend/ImportModel.h"
 #include "dse/compiler/Transforms/Pipeline.h"
 #include "dse/import/model_config.h"
+#include "dse/targets/target_registry.h"
 
 namespace cl = llvm::cl;
 
@@ -25,13 +27,19 @@ cl::opt<std::string> plan_model(cl::Positional, cl::desc("<MODEL folder or confi
 cl::opt<std::string> plan_precision("precision",
                                     cl::desc("one precision (default: fp16, int8 and int4)"),
                                     cl::value_desc("P"), cl::sub(plan_command));
-cl::opt<int64_t> plan_max_seq_len("max-seq-len", cl::desc("context in tokens (default 4096)"),
-                                  cl::init(4096), cl::value_desc("N"), cl::sub(plan_command));
+cl::opt<int64_t> plan_max_seq_len("max-seq-len",
+                                  cl::desc("context in tokens (default: max_position_embeddings, "
+                                           "at most 4096)"),
+                                  cl::init(0), cl::value_desc("N"), cl::sub(plan_command));
 cl::opt<int64_t> plan_chunk("prefill-chunk", cl::desc("tokens per prefill call (default 512)"),
                             cl::init(512), cl::value_desc("N"), cl::sub(plan_command));
 cl::opt<std::string> plan_kv("kv-precision",
-                             cl::desc("fp32 or fp16 (default fp32 for fp32 weights, else fp16)"),
+                             cl::desc("fp32 or fp16 (default fp32 for fp32 weights, else fp16); int8 "
+                                      "and fp8 KV caches are not implemented yet"),
                              cl::value_desc("fp32|fp16"), cl::sub(plan_command));
+cl::opt<std::string> plan_device("device",
+                                 cl::desc("print the fit on this device only (id or product name)"),
+                                 cl::value_desc("NAME"), cl::sub(plan_command));
 cl::opt<std::string> plan_json("report-json", cl::desc("also write the reports as a JSON array"),
                                cl::value_desc("FILE"), cl::sub(plan_command));
 }  // namespace
@@ -42,11 +50,23 @@ int run_plan() {
     return 1;
   }
   if (!check_precision(plan_precision, true)) return 1;
+  if (!plan_kv.empty() && !check_kv_precision(plan_kv)) return 1;
+  const targets::DeviceDesc* device = nullptr;
+  if (!plan_device.empty()) {
+    Result<const targets::DeviceDesc*> found = targets::find_device(plan_device.getValue());
+    if (!found.ok()) {
+      llvm::errs() << "dsc plan: error: " << found.status().message() << "\n";
+      return 1;
+    }
+    device = *found;
+  }
   Result<importer::ModelConfig> config = importer::load_model_config(plan_model.getValue());
   if (!config.ok()) {
     llvm::errs() << "dsc plan: error: " << config.status().message() << "\n";
     return 1;
   }
+  const std::optional<int64_t> context = resolve_max_seq_len(*config, plan_max_seq_len);
+  if (!context) return 1;
   std::vector<std::string> precisions;
   if (plan_precision.empty()) precisions = {"fp16", "int8", "int4"};
   else precisions = {plan_precision};
@@ -56,25 +76,27 @@ int run_plan() {
   std::string json = "[";
   for (const std::string& p : precisions) {
     std::string kv = plan_kv.empty() ? (p == "fp32" ? "fp32" : "fp16") : plan_kv.getValue();
-    mlir::MLIRContext context;
-    context.loadDialect<dsx::DsxDialect>();
-  install_diagnostic_printer(context, "dsc plan");
+    mlir::MLIRContext mlir_context;
+    mlir_context.loadDialect<dsx::DsxDialect>();
+    install_diagnostic_printer(mlir_context, "dsc plan");
     ImportOptions options;
-    options.max_seq_len = plan_max_seq_len;
+    options.max_seq_len = *context;
     options.prefill_chunk = plan_chunk;
     options.kv_f16 = kv == "fp16";
     options.source_name = plan_model;
-    auto module = import_model(context, *config, options, nullptr);
+    auto module = import_model(mlir_context, *config, options, nullptr);
     if (failed(module)) return 1;
     PipelineOptions pipeline;
     pipeline.precision = p;
     // Planning is about sizes: fp8 weights are one byte whatever the target.
     pipeline.target_has_fp8 = true;
-    mlir::PassManager pm(&context);
+    mlir::PassManager pm(&mlir_context);
     build_pipeline(pm, pipeline);
     if (failed(pm.run(**module))) return 1;
-    CompileReport rep = make_report(**module, *config, p, kv, "cpu", plan_max_seq_len,
-                                    std::min<int64_t>(plan_chunk, plan_max_seq_len));
+    CompileReport rep = make_report(**module, *config, p, kv, "cpu", *context,
+                                    std::min<int64_t>(plan_chunk, *context));
+    if (device)
+      std::erase_if(rep.devices, [&](const DeviceFit& f) { return f.id != device->id; });
     llvm::outs() << "\n" << rep.to_text();
     json += (json.size() > 1 ? "," : "") + rep.to_json();
   }

@@ -12,11 +12,14 @@ int main(int argc, char** argv) {
           argc, argv,
           "dsc: DeepSeek Edge compiler\n\n"
           "  dsc MODEL --target T --precision P [-o OUT] [options]   compile a model folder\n"
-          "  dsc plan MODEL_OR_CONFIG [--precision P] [--max-seq-len N]   memory fit per device\n"
+          "  dsc plan MODEL_OR_CONFIG [--precision P] [--max-seq-len N] [--device NAME]\n"
+          "                                                 memory fit per device\n"
           "  dsc inspect FILE.dse                                     describe an artifact\n\n"
           "MODEL is a Hugging Face folder: config.json, *.safetensors, tokenizer.json,\n"
-          "tokenizer_config.json. Exit status: 0 on success, 1 on any error (no output file is\n"
-          "left behind).\n",
+          "tokenizer_config.json. --memory-budget BYTES and --device NAME make a plan that does\n"
+          "not fit an error. --max-seq-len defaults to max_position_embeddings, at most 4096.\n"
+          "--kv-precision is fp32 or fp16: int8/fp8 KV caches are not implemented yet.\n"
+          "Exit status: 0 on success, 1 on any error (no output file is left behind).\n",
           &llvm::errs()))
     return 1;
   if (dse::dsc::plan_command) return dse::dsc::run_plan();
