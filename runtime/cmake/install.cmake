@@ -3,8 +3,15 @@
 # here is the install component dse_sdk: `cmake --install BUILD --component dse_sdk`.
 include(CMakePackageConfigHelpers)
 
-# Exported as dse::runtime, dse::formats, dse::cpu, dse::tokenizer, dse::status.
-set(_dse_sdk_targets dse_runtime dse_formats dse_cpu dse_tokenizer dse_status)
+# Exported as dse::runtime, dse::formats, dse::cpu, dse::targets, dse::tokenizer, dse::status
+# (and dse::gpu in a CUDA build).
+set(_dse_sdk_targets dse_runtime dse_formats dse_cpu dse_targets dse_tokenizer dse_status)
+set_target_properties(dse_targets PROPERTIES EXPORT_NAME targets)
+set(DSE_SDK_WITH_CUDA ${DSE_ENABLE_CUDA})
+if(DSE_ENABLE_CUDA)
+  list(APPEND _dse_sdk_targets dse_gpu)
+  set_target_properties(dse_gpu PROPERTIES EXPORT_NAME gpu)
+endif()
 set_target_properties(dse_formats PROPERTIES EXPORT_NAME formats)
 set_target_properties(dse_cpu PROPERTIES EXPORT_NAME cpu)
 set_target_properties(dse_tokenizer PROPERTIES EXPORT_NAME tokenizer)

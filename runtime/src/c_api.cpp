@@ -80,6 +80,10 @@ void fill_plan(const rt::MemoryPlan& p, dse_memory_plan* out) {
   out->arena_bytes = p.arena_bytes;
   out->host_scratch_bytes = p.host_scratch_bytes;
   out->total_allocated_bytes = p.total_allocated_bytes();
+  out->gpu_workspace_bytes = p.gpu_workspace_bytes;
+  out->device_bytes = p.device_bytes();
+  out->on_gpu = p.on_gpu ? 1 : 0;
+  out->gpu_integrated = p.gpu_integrated ? 1 : 0;
 }
 
 void fill_result(const rt::GenerateResult& r, dse_generate_result* out) {
@@ -172,7 +176,9 @@ dse_status dse_model_get_memory_plan(const dse_model* model, const dse_session_o
                                      dse_memory_plan* out_plan) {
   if (!model || !out_plan) return fail(StatusCode::invalid_argument, "dse_model_get_memory_plan: NULL argument");
   return guarded([&]() -> dse_status {
-    fill_plan(rt::plan_session_memory(*model->model), out_plan);
+    auto plan = rt::plan_session_memory(*model->model);
+    if (!plan.ok()) return fail(plan.status());
+    fill_plan(*plan, out_plan);
     return DSE_OK;
   });
 }

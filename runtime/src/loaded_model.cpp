@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "dse/runtime/gpu_backend.h"
 #include "dse/runtime/program_validation.h"
 #include "dse/runtime/tokenizer_from_artifact.h"
 
@@ -32,10 +33,16 @@ Status LoadedModel::decode_tables() {
   const fb::TargetInfo* target = a.target();
   const std::string backend = target ? str(target->backend()) : std::string();
   strings_.target = target ? str(target->name()) : std::string();
-  if (backend != "cpu") {
+  // Whether the device is the target's is checked when a session is created (the GPU backend
+  // names both); here only whether this build has the backend at all.
+  if (backend == "cuda" && gpu_backend_built()) {
+    backend_ = targets::Backend::cuda;
+  } else if (backend != "cpu") {
     return Status(StatusCode::target_mismatch,
                   file + " was compiled for target \"" + strings_.target + "\" (backend \"" + backend +
-                      "\"); this build of libdse runs CPU artifacts only: compile the model with dsc --target cpu");
+                      "\"); this build of libdse runs " + (gpu_backend_built() ? "CPU and CUDA" : "CPU") +
+                      " artifacts only: compile the model with dsc --target cpu" +
+                      (backend == "cuda" ? ", or build libdse with -DDSE_ENABLE_CUDA=ON" : ""));
   }
 
   const fb::ModelConfig* config = a.config();

@@ -20,9 +20,18 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 Result<std::unique_ptr<Session>> Session::create(const LoadedModel& model, const SessionOptions& options) {
   std::unique_ptr<Session> s(new Session());
   s->model_ = &model;
-  s->plan_ = plan_session_memory(model);
+  Result<MemoryPlan> plan = plan_session_memory(model);
+  if (!plan.ok()) return plan.status();
+  s->plan_ = *plan;
   DSE_RETURN_IF_ERROR(check_memory_limit(s->plan_, options.memory_limit_bytes));
   DSE_RETURN_IF_ERROR(check_available_memory(s->plan_, available_host_memory_bytes()));
+  if (s->plan_.on_gpu) {
+    Result<std::unique_ptr<GpuBackend>> gpu = create_gpu_backend(model, s->plan_, options.memory_limit_bytes);
+    if (!gpu.ok()) return gpu.status();
+    s->gpu_ = std::move(gpu).value();
+    DSE_RETURN_IF_ERROR(s->create_host_side());
+    return s;
+  }
 
   const RegionInfo& wr = model.region(fb::RegionKind::Weights);
   const RegionInfo& kr = model.region(fb::RegionKind::KvCache);
@@ -73,19 +82,25 @@ Result<std::unique_ptr<Session>> Session::create(const LoadedModel& model, const
   s->prefill_ = ResolvedProgram::resolve(model, model.prefill(), addresses);
   s->decode_ = ResolvedProgram::resolve(model, model.decode(), addresses);
 
+  DSE_RETURN_IF_ERROR(s->create_host_side());
+  return s;
+}
+
+Status Session::create_host_side() {
+  const LoadedModel& model = *model_;
   Result<Sampler> sampler = Sampler::create(int64_t(model.vocab_size()));
   if (!sampler.ok()) return sampler.status();
-  s->sampler_ = std::move(sampler).value();
+  sampler_ = std::move(sampler).value();
   Result<TextStreamer> streamer = TextStreamer::create(model.max_token_bytes());
   if (!streamer.ok()) return streamer.status();
-  s->streamer_ = std::move(streamer).value();
-  s->history_.reset(new (std::nothrow) int32_t[size_t(model.max_seq_len())]);
-  if (!s->history_) {
+  streamer_ = std::move(streamer).value();
+  history_.reset(new (std::nothrow) int32_t[size_t(model.max_seq_len())]);
+  if (!history_) {
     return Status(StatusCode::out_of_memory, "could not allocate the token history of " +
                                                  std::to_string(model.max_seq_len()) + " tokens");
   }
-  s->prompt_scratch_.reserve(size_t(model.max_seq_len()));
-  return s;
+  prompt_scratch_.reserve(size_t(model.max_seq_len()));
+  return Status::Ok();
 }
 
 void Session::reset() {
@@ -96,6 +111,13 @@ void Session::reset() {
 // Runs the model on history_[n_processed_, n_context_): one decode step for a single token,
 // otherwise prefill chunks. Afterwards the logits are those of the last context token.
 Status Session::process_pending(ThreadPool* pool) {
+  while (n_processed_ < n_context_ && gpu_) {
+    const uint64_t pending = n_context_ - n_processed_;
+    const GpuBackend::Entry entry = pending == 1 ? GpuBackend::Entry::decode : GpuBackend::Entry::prefill;
+    const uint64_t n = std::min(pending, gpu_->max_tokens(entry));
+    DSE_RETURN_IF_ERROR(gpu_->run(entry, history_.get() + n_processed_, n, n_processed_));
+    n_processed_ += n;
+  }
   while (n_processed_ < n_context_) {
     const uint64_t pending = n_context_ - n_processed_;
     const ResolvedProgram& program = pending == 1 ? decode_ : prefill_;
@@ -151,8 +173,26 @@ Status Session::append_and_process(std::span<const int32_t> tokens, uint64_t& pr
 Status Session::forward(std::span<const int32_t> tokens, const float** logits) {
   uint64_t processed = 0;
   DSE_RETURN_IF_ERROR(append_and_process(tokens, processed));
-  *logits = last_program_logits_;
+  Result<float*> host = host_logits();
+  if (!host.ok()) return host.status();
+  *logits = *host;
   return Status::Ok();
+}
+
+Result<float*> Session::host_logits() {
+  if (gpu_) return gpu_->logits_to_host();
+  return last_program_logits_;
+}
+
+Result<int32_t> Session::sample_next(const SamplerParams& params) {
+  const uint64_t window = params.repetition_last_n;
+  const uint64_t from = window > 0 && n_context_ > window ? n_context_ - window : 0;
+  const bool penalty = params.repetition_penalty > 0.0f && params.repetition_penalty != 1.0f && n_context_ > from;
+  if (gpu_ && !(params.temperature > 0.0f) && !penalty) return gpu_->argmax();
+  Result<float*> logits = host_logits();
+  if (!logits.ok()) return logits.status();
+  return sampler_.sample({*logits, size_t(model_->vocab_size())}, {history_.get() + from, size_t(n_context_ - from)},
+                         params);
 }
 
 Status Session::generate_tokens(std::span<const int32_t> tokens, const GenerateParams& params, TextCallback callback,
@@ -160,7 +200,6 @@ Status Session::generate_tokens(std::span<const int32_t> tokens, const GenerateP
   result = GenerateResult{};
   const auto t0 = std::chrono::steady_clock::now();
   const uint64_t max_seq = model_->max_seq_len();
-  const uint64_t vocab = model_->vocab_size();
 
   DSE_RETURN_IF_ERROR(streamer_.begin(params.stop_strings));
   DSE_RETURN_IF_ERROR(append_and_process(tokens, result.prompt_tokens));
@@ -180,10 +219,9 @@ Status Session::generate_tokens(std::span<const int32_t> tokens, const GenerateP
   };
   auto t_first = t0;
   while (true) {
-    std::span<float> logits(last_program_logits_, size_t(vocab));
-    const uint64_t window = params.sampler.repetition_last_n;
-    const uint64_t from = window > 0 && n_context_ > window ? n_context_ - window : 0;
-    const int32_t next = sampler_.sample(logits, {history_.get() + from, size_t(n_context_ - from)}, params.sampler);
+    Result<int32_t> sampled = sample_next(params.sampler);
+    if (!sampled.ok()) return sampled.status();
+    const int32_t next = *sampled;
     if (result.generated_tokens == 0) {
       result.prefill_seconds = seconds_since(t0);
       t_first = std::chrono::steady_clock::now();

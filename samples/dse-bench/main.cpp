@@ -1,12 +1,19 @@
 // dse-bench: prefill and decode throughput of a compiled model (median over repetitions).
 //
 //   dse-bench MODEL.dse [--prompt-tokens 512] [--gen-tokens 128] [--reps 5] [--warmup 1]
-//             [--threads N] [--json FILE]
+//             [--threads N] [--json FILE] [--bytes-per-token B --copy-gb-s G] [--temperature T]
+//             [--top-k K]
 //
 // Each repetition starts a fresh conversation, prefills a synthetic prompt of exactly
 // --prompt-tokens tokens, then decodes --gen-tokens tokens greedily with EOS ignored.
 // prefill tok/s = prompt tokens / time to the first token; decode tok/s = (generated - 1) /
-// time after the first token.
+// time after the first token. Greedy by default (on a GPU: argmax on the device); --temperature
+// samples on the host from logits copied back each token (GPU), to measure that path.
+//
+// Roofline (with --bytes-per-token and --copy-gb-s): decode tok/s x the bytes a decode step must
+// read (weights of the experts actually used, one embedding row, the KV cache up to the average
+// position; scripts/bench-gpu computes it from dsc's report) over a measured copy bandwidth
+// (bytes read + written per second, as targets/gpu's kernel bench counts it).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -50,6 +57,9 @@ int main(int argc, char** argv) {
   std::string model_path, json_path;
   uint64_t prompt_tokens = 512, gen_tokens = 128;
   int reps = 5, warmup = 1;
+  double bytes_per_token = 0, copy_gb_s = 0;
+  float temperature = 0.0f;
+  uint32_t top_k = 0;
   dse_session_options so = {};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -61,11 +71,16 @@ int main(int argc, char** argv) {
     else if (arg == "--warmup" && (v = next())) warmup = std::atoi(v);
     else if (arg == "--threads" && (v = next())) so.n_threads = uint32_t(std::strtoul(v, nullptr, 10));
     else if (arg == "--json" && (v = next())) json_path = v;
+    else if (arg == "--bytes-per-token" && (v = next())) bytes_per_token = std::strtod(v, nullptr);
+    else if (arg == "--copy-gb-s" && (v = next())) copy_gb_s = std::strtod(v, nullptr);
+    else if (arg == "--temperature" && (v = next())) temperature = std::strtof(v, nullptr);
+    else if (arg == "--top-k" && (v = next())) top_k = uint32_t(std::strtoul(v, nullptr, 10));
     else if (arg[0] != '-' && model_path.empty()) model_path = arg;
     else {
       std::fprintf(stderr,
                    "usage: dse-bench MODEL.dse [--prompt-tokens 512] [--gen-tokens 128] [--reps 5] [--warmup 1]\n"
-                   "                 [--threads N] [--json FILE]\n");
+                   "                 [--threads N] [--json FILE] [--bytes-per-token B --copy-gb-s G] [--temperature T]\n"
+                   "                 [--top-k K]\n");
       return 2;
     }
   }
@@ -105,6 +120,9 @@ int main(int argc, char** argv) {
   dse_generate_params p = {};
   p.max_new_tokens = uint32_t(gen_tokens);
   p.ignore_eos = 1;
+  p.temperature = temperature;
+  p.top_k = top_k;
+  p.seed = 1;
   std::vector<double> prefill, decode;
   for (int rep = 0; rep < warmup + reps; ++rep) {
     session->reset();
@@ -123,7 +141,25 @@ int main(int argc, char** argv) {
   const dse_memory_plan plan = session->memory_plan();
   std::printf("model %s (%s, %s, target %s)\n", model_path.c_str(), info.architecture, info.weight_precision, info.target);
   std::printf("prefill %llu tokens: %.1f tok/s (median of %d)\n", (unsigned long long)prompt_tokens, median(prefill), reps);
-  std::printf("decode  %llu tokens: %.1f tok/s (median of %d)\n", (unsigned long long)gen_tokens, median(decode), reps);
+  std::printf("decode  %llu tokens: %.1f tok/s (median of %d; %s)\n", (unsigned long long)gen_tokens, median(decode), reps,
+              temperature > 0 ? "sampled on the host" : "greedy");
+  if (plan.on_gpu) {
+    std::printf("memory  device %.2f GiB (weights %.2f GiB, KV cache %.2f MiB, arena %.2f MiB, workspace %.2f MiB), "
+                "weights in place %.2f GiB%s\n",
+                double(plan.device_bytes) / double(1ull << 30), double(plan.weights_resident_bytes) / double(1ull << 30),
+                double(plan.kv_cache_bytes) / double(1ull << 20), double(plan.arena_bytes) / double(1ull << 20),
+                double(plan.gpu_workspace_bytes) / double(1ull << 20), double(plan.weights_mapped_bytes) / double(1ull << 30),
+                plan.gpu_integrated ? " (integrated GPU)" : "");
+  }
+  double roofline = 0;
+  if (bytes_per_token > 0 && copy_gb_s > 0) {
+    const double achieved = median(decode) * bytes_per_token / 1e9;
+    roofline = achieved / copy_gb_s;
+    std::printf("roofline %.3f GB read per token x %.1f tok/s = %.1f GB/s = %.1f%% of the measured copy (%.0f GB/s); "
+                "ceiling %.0f tok/s\n",
+                bytes_per_token / 1e9, median(decode), achieved, 100.0 * roofline, copy_gb_s,
+                copy_gb_s * 1e9 / bytes_per_token);
+  }
 
   if (!json_path.empty()) {
     FILE* f = std::fopen(json_path.c_str(), "w");
@@ -135,12 +171,15 @@ int main(int argc, char** argv) {
                  "{\n  \"model\": \"%s\",\n  \"architecture\": \"%s\",\n  \"weight_precision\": \"%s\",\n"
                  "  \"target\": \"%s\",\n  \"prompt_tokens\": %llu,\n  \"gen_tokens\": %llu,\n  \"reps\": %d,\n"
                  "  \"threads\": %u,\n  \"prefill_tok_s\": %.3f,\n  \"decode_tok_s\": %.3f,\n"
-                 "  \"prefill_tok_s_reps\": %s,\n  \"decode_tok_s_reps\": %s,\n  \"session_bytes\": %llu\n}\n",
+                 "  \"prefill_tok_s_reps\": %s,\n  \"decode_tok_s_reps\": %s,\n  \"session_bytes\": %llu,\n"
+                 "  \"device_bytes\": %llu,\n  \"bytes_per_token\": %.0f,\n  \"copy_gb_s\": %.1f,\n"
+                 "  \"roofline_fraction\": %.4f\n}\n",
                  json_escape(model_path).c_str(), json_escape(info.architecture).c_str(),
                  json_escape(info.weight_precision).c_str(), json_escape(info.target).c_str(),
                  (unsigned long long)prompt_tokens, (unsigned long long)gen_tokens, reps, so.n_threads,
                  median(prefill), median(decode), json_list(prefill).c_str(), json_list(decode).c_str(),
-                 (unsigned long long)plan.total_allocated_bytes);
+                 (unsigned long long)plan.total_allocated_bytes, (unsigned long long)plan.device_bytes,
+                 bytes_per_token, copy_gb_s, roofline);
     std::fclose(f);
   }
   return 0;

@@ -129,6 +129,11 @@ int main(int argc, char** argv) {
                 mib(p.weights_region_bytes), mib(p.weights_mapped_bytes), mib(p.weights_resident_bytes));
     std::printf("KV cache      %.2f MiB\narena         %.2f MiB\nhost scratch  %.2f MiB\n", mib(p.kv_cache_bytes),
                 mib(p.arena_bytes), mib(p.host_scratch_bytes));
+    if (p.on_gpu) {
+      // "decoded" above means copied to the device for a GPU artifact.
+      std::printf("GPU           %.2f MiB of device memory (workspace %.2f MiB)%s\n", mib(p.device_bytes),
+                  mib(p.gpu_workspace_bytes), p.gpu_integrated ? ", integrated: weights in place" : "");
+    }
     std::printf("session total %.2f MiB allocated (%llu bytes)\n", mib(p.total_allocated_bytes),
                 (unsigned long long)p.total_allocated_bytes);
     return 0;

@@ -108,7 +108,17 @@ typedef struct dse_memory_plan {
   uint64_t arena_bytes;            /* activations */
   uint64_t host_scratch_bytes;     /* sampler, token history, text buffers */
   uint64_t total_allocated_bytes;  /* what dse_session_create allocates: resident weights + KV
-                                      cache + arena + scratch; compared with memory_limit_bytes */
+                                      cache + arena + scratch (+ GPU workspace); compared with
+                                      memory_limit_bytes */
+  /* GPU artifacts (on_gpu = 1): resident weights, KV cache, arena and workspace are device
+   * memory (one cudaMalloc each); device_bytes is their sum. On an integrated GPU (Jetson,
+   * gpu_integrated = 1) uncompressed weights are used in place from the file mapping:
+   * weights_mapped_bytes is the memory that saves. dse_model_get_memory_plan assumes a discrete
+   * GPU; dse_session_get_memory_plan reports what the session took. */
+  uint64_t gpu_workspace_bytes;    /* kernel scratch and the step / error / token block */
+  uint64_t device_bytes;
+  uint32_t on_gpu;
+  uint32_t gpu_integrated;
 } dse_memory_plan;
 
 /* What dse_session_create would take with these options (may be NULL). */
@@ -139,7 +149,10 @@ dse_status dse_session_get_memory_plan(const dse_session* session, dse_memory_pl
 /* Generation                                                                                */
 
 /* Receives generated text as it becomes final: never half a UTF-8 character, never text that a
- * stop string may still swallow. `text` is not NUL-terminated and is valid only during the call.
+ * stop string may still swallow, always valid UTF-8 (bytes that do not form a character, e.g. a
+ * lone continuation byte sampled at a high temperature, arrive as U+FFFD, one per maximal invalid
+ * sequence, exactly as dse_model's tokenizer decodes them). `text` is not NUL-terminated and is
+ * valid only during the call.
  * Return 0 to continue, non-zero to stop (generate then returns DSE_CANCELLED). */
 typedef int (*dse_text_callback)(const char* text, size_t length, void* user_data);
 
@@ -153,6 +166,9 @@ typedef enum dse_stop_reason {
   DSE_STOP_CONTEXT_FULL = 5  /* the planned context (max_seq_len) is full */
 } dse_stop_reason;
 
+/* On a GPU session, greedy decoding without a repetition penalty samples on the device (only the
+ * token id is copied back); any other setting copies the vocab_size logits to the host each token
+ * and samples there, with the same draws as the CPU backend for the same seed. */
 typedef struct dse_generate_params {
   uint32_t max_new_tokens;   /* 0: until EOS, a stop string or a full context */
   float temperature;         /* <= 0: greedy */
@@ -203,8 +219,8 @@ dse_status dse_session_generate_tokens(dse_session* session, const int32_t* toke
 
 /* Appends `tokens` to the context and runs the model on what the KV cache lacks, without
  * sampling: *out_logits receives the vocab_size logits after the last context token. They are
- * owned by the session and valid until its next call. For scoring text (perplexity) and for
- * callers with their own sampler. With n_tokens 0 and nothing pending, the last token is run
+ * owned by the session and valid until its next call (on a GPU session: a pinned host copy of the
+ * device logits). For scoring text (perplexity) and for callers with their own sampler. With n_tokens 0 and nothing pending, the last token is run
  * again.
  * Errors: as dse_session_generate_tokens (OUT_OF_RANGE past max_seq_len, INVALID_ARGUMENT for
  * an id outside the vocabulary or an empty context). Allocates nothing. */

@@ -4,10 +4,15 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <string>
 #include <vector>
 
 #include "dse/dse.h"
 #include "tiny_model.h"
+
+#if defined(DSE_TEST_HAS_CUDA)
+#include <cuda_runtime.h>
+#endif
 
 namespace {
 std::atomic<uint64_t> g_allocations{0};
@@ -91,6 +96,18 @@ TEST_CASE("generating tokens performs no heap allocation", "[allocation]") {
   CHECK(text_bytes > 0);
   CHECK(after - before == 0);
 
+  // At a high temperature the byte vocabulary samples invalid UTF-8, which the streamer repairs
+  // (U+FFFD) inside its reserved buffers.
+  dse_generate_params hot = {};
+  hot.max_new_tokens = 40;
+  hot.temperature = 1.5f;
+  hot.seed = 17;
+  hot.ignore_eos = 1;
+  const uint64_t before_hot = g_allocations.load();
+  const dse_status third = dse_session_generate_tokens(session, prompt, 2, &hot, count_text, &text_bytes, &r);
+  CHECK(third == DSE_OK);
+  CHECK(g_allocations.load() - before_hot == 0);
+
   // The counter works: the session allocates at creation.
   dse_session* other = nullptr;
   const uint64_t before_create = g_allocations.load();
@@ -99,4 +116,48 @@ TEST_CASE("generating tokens performs no heap allocation", "[allocation]") {
   dse_session_destroy(other);
   dse_session_destroy(session);
   dse_model_close(model);
+}
+
+TEST_CASE("on a GPU, generating allocates nothing on the host or on the device", "[allocation][gpu]") {
+#if !defined(DSE_TEST_HAS_CUDA)
+  SKIP("built without DSE_ENABLE_CUDA");
+#else
+  TempFile f("alloc-gpu");
+  TinyModelSpec spec = random_model(9);
+  spec.backend = "cuda";
+  REQUIRE(write_tiny_model(f.path(), spec).ok());
+  dse_model* model = nullptr;
+  REQUIRE(dse_model_open(f.str().c_str(), nullptr, &model) == DSE_OK);
+  dse_session* session = nullptr;
+  if (dse_session_create(model, nullptr, &session) != DSE_OK) {
+    const std::string why = dse_last_error_message();
+    dse_model_close(model);
+    SKIP("no usable CUDA device: " + why);
+  }
+  size_t free_before = 0, free_after = 0, total = 0;
+  REQUIRE(cudaMemGetInfo(&free_before, &total) == cudaSuccess);
+
+  const int32_t prompt[] = {kBos, kA, kB, kSpace, kC, kD, kE, kAB, kA};
+  size_t text_bytes = 0;
+  dse_generate_result r{};
+  dse_generate_params greedy = {};  // argmax on the device
+  greedy.max_new_tokens = 20;
+  greedy.ignore_eos = 1;
+  dse_generate_params hot = greedy;  // logits copied to the host, sampled there
+  hot.temperature = 1.2f;
+  hot.top_p = 0.9f;
+  hot.repetition_penalty = 1.1f;
+  hot.seed = 4;
+  const uint64_t before = g_allocations.load();
+  CHECK(dse_session_generate_tokens(session, prompt, 9, &greedy, count_text, &text_bytes, &r) == DSE_OK);
+  CHECK(r.generated_tokens == 20);
+  CHECK(dse_session_generate_tokens(session, prompt, 3, &hot, count_text, &text_bytes, &r) == DSE_OK);
+  const float* logits = nullptr;
+  CHECK(dse_session_forward(session, prompt, 2, &logits) == DSE_OK);
+  CHECK(g_allocations.load() - before == 0);
+  REQUIRE(cudaMemGetInfo(&free_after, &total) == cudaSuccess);
+  CHECK(free_after == free_before);  // no device allocation either
+  dse_session_destroy(session);
+  dse_model_close(model);
+#endif
 }

@@ -8,6 +8,7 @@
 #include "dse/dse.h"
 #include "dse/dse.hpp"
 #include "dse/runtime/memory_plan.h"
+#include "dse/tokenizer/utf8.h"
 #include "tiny_model.h"
 
 using namespace dse::test;
@@ -406,4 +407,37 @@ TEST_CASE("tokenize measures with capacity 0 and fills a large enough buffer", "
   REQUIRE(dse_model_tokenize(model, "ab cd", 5, 1, ids.data(), ids.size(), &n) == DSE_OK);
   CHECK(ids == std::vector<int32_t>{kBos, kAB, kSpace, kC, kD});
   dse_model_close(model);
+}
+
+TEST_CASE("text sampled at a high temperature reaches the callback as valid UTF-8, as decode gives it", "[generate][utf8]") {
+  // The byte vocabulary samples lone continuation bytes and unfinished characters often at 1.5.
+  Opened m(random_model(11));
+  int invalid_token_runs = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    dse_generate_params p = {};
+    p.max_new_tokens = 24;
+    p.temperature = 1.5f;
+    p.seed = seed;
+    p.ignore_eos = 1;
+    std::vector<int32_t> out(24);
+    p.out_tokens = out.data();
+    p.out_tokens_capacity = out.size();
+    Collected c;
+    dse_generate_result r{};
+    dse_session_reset(m.session);
+    const int32_t prompt[] = {kBos, kA};
+    REQUIRE(dse_session_generate_tokens(m.session, prompt, 2, &p, collect, &c, &r) == DSE_OK);
+    CHECK(dse::tokenizer::find_invalid_utf8(c.text) == c.text.size());
+    // The same text as the tokenizer's decode of the generated ids (special tokens skipped).
+    std::string raw;
+    for (uint64_t i = 0; i < r.generated_tokens; ++i) {
+      if (out[i] >= 2 && out[i] < 258) raw += char(out[i] - 2);
+      if (out[i] == kAB) raw += "ab";
+    }
+    if (dse::tokenizer::find_invalid_utf8(raw) != raw.size()) ++invalid_token_runs;
+    std::string expected;
+    dse::tokenizer::append_utf8_lossy(raw, expected);
+    CHECK(c.text == expected);
+  }
+  CHECK(invalid_token_runs > 0);  // the test did see invalid bytes
 }

@@ -15,6 +15,7 @@
 #include "dse/formats/artifact_reader.h"
 #include "dse/status.h"
 #include "dse/targets/kernel_abi.h"
+#include "dse/targets/target_registry.h"
 #include "dse/tokenizer/tokenizer.h"
 
 namespace dse::runtime {
@@ -68,6 +69,8 @@ class LoadedModel {
   const formats::ArtifactReader& reader() const { return reader_; }
   const fb::Artifact& artifact() const { return *reader_.metadata(); }
 
+  // Which backend the artifact was compiled for (TargetInfo.backend): cpu or cuda.
+  targets::Backend backend() const { return backend_; }
   uint64_t vocab_size() const { return vocab_size_; }
   uint64_t max_seq_len() const { return max_seq_len_; }
   const RegionInfo& region(fb::RegionKind kind) const { return regions_[size_t(kind)]; }
@@ -97,6 +100,7 @@ class LoadedModel {
   Status decode_tables();
 
   formats::ArtifactReader reader_;
+  targets::Backend backend_ = targets::Backend::cpu;
   uint64_t vocab_size_ = 0;
   uint64_t max_seq_len_ = 0;
   std::array<RegionInfo, kRegionCount> regions_;

@@ -10,6 +10,7 @@
 
 #include "dse/cpu/thread_pool.h"
 #include "dse/runtime/executor.h"
+#include "dse/runtime/gpu_backend.h"
 #include "dse/runtime/loaded_model.h"
 #include "dse/runtime/memory_plan.h"
 #include "dse/runtime/sampler.h"
@@ -69,10 +70,19 @@ class Session {
   std::span<const int32_t> context() const { return {history_.get(), size_t(n_context_)}; }
   const MemoryPlan& memory_plan() const { return plan_; }
   const LoadedModel& model() const { return *model_; }
+  // The device side of a GPU session; null for a CPU session.
+  const GpuBackend* gpu_backend() const { return gpu_.get(); }
 
  private:
   Session() = default;
   Status process_pending(ThreadPool* pool);
+  // Sampler, text streamer, token history and prompt scratch: the host side of every session.
+  Status create_host_side();
+  // The next token from the last logits: on the device for greedy without a penalty on a GPU
+  // session (only the id crosses the bus); otherwise on the host (GPU logits copied first).
+  Result<int32_t> sample_next(const SamplerParams& params);
+  // Host pointer to the last logits (copied from the device for a GPU session).
+  Result<float*> host_logits();
   // Checks `tokens`, appends them and runs what the cache lacks (the last token again when
   // nothing is new). `prompt_tokens` receives how many tokens were run.
   Status append_and_process(std::span<const int32_t> tokens, uint64_t& prompt_tokens);
@@ -80,6 +90,7 @@ class Session {
   const LoadedModel* model_ = nullptr;
   MemoryPlan plan_;
   RegionBuffer weights_, kv_cache_, arena_;
+  std::unique_ptr<GpuBackend> gpu_;  // GPU artifacts: regions, programs and graphs on the device
   std::unique_ptr<ThreadPool> pool_;
   ResolvedProgram prefill_, decode_;
   Sampler sampler_;

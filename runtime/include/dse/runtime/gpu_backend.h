@@ -1,0 +1,60 @@
+// The device side of a session whose artifact targets a GPU: device regions, the instruction
+// lists resolved into GPU launchers, graph replay of the decode step, device-side greedy sampling.
+// The Session keeps the conversation (history, stop conditions, text) and drives this.
+//
+// Built with DSE_ENABLE_CUDA (runtime/src/gpu/cuda_backend.cpp); other builds refuse GPU
+// artifacts when they are opened, so create_gpu_backend is never reached there.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "dse/runtime/loaded_model.h"
+#include "dse/runtime/memory_plan.h"
+#include "dse/status.h"
+
+namespace dse::runtime {
+
+class GpuBackend {
+ public:
+  enum class Entry { prefill, decode };
+
+  virtual ~GpuBackend() = default;
+
+  // Token capacity of an entry point (the prefill chunk, 1 for decode).
+  virtual uint64_t max_tokens(Entry entry) const = 0;
+
+  // Copies `n_tokens` ids (1..max_tokens) to the entry's token slot, writes the step (n_tokens,
+  // start_pos) into the device step buffer, runs the entry (decode: one graph replay) and waits.
+  // Allocates nothing. Errors: the first run-time error a kernel recorded on the device (same
+  // words as the CPU kernels), or a CUDA error naming the call.
+  virtual Status run(Entry entry, const int32_t* tokens, uint64_t n_tokens, uint64_t start_pos) = 0;
+
+  // Greedy sampling on the device: the id of the largest logit of the last run (ties to the lower
+  // id, as the CPU sampler). Only the 4-byte id crosses the bus.
+  virtual Result<int32_t> argmax() = 0;
+
+  // Copies the last run's vocab_size logits into pinned host memory the backend owns (valid until
+  // the next run) and returns it: for sampling modes other than greedy and for forward().
+  virtual Result<float*> logits_to_host() = 0;
+
+  // Whether the entry point was captured as a CUDA graph at creation (else it runs call by call).
+  virtual bool captured_as_graph(Entry entry) const = 0;
+};
+
+// True when this build of libdse has a GPU backend (DSE_ENABLE_CUDA).
+bool gpu_backend_built();
+
+// Bytes of kernel scratch the GPU launchers of `model`'s instructions need at most (one region
+// reused by every call: calls run in order on one stream); 0 without a GPU backend.
+uint64_t gpu_workspace_bytes(const LoadedModel& model);
+
+// Picks the device (CUDA_VISIBLE_DEVICES / device 0), checks it against the artifact's target
+// and features, checks device memory, takes every region in one cudaMalloc each, loads the
+// weights once and resolves and captures the programs. `plan` is updated with what was actually
+// taken (weights used in place on an integrated GPU). Errors: target_mismatch naming the device
+// and the target, out_of_memory with the numbers, unsupported for a kernel this GPU build lacks.
+Result<std::unique_ptr<GpuBackend>> create_gpu_backend(const LoadedModel& model, MemoryPlan& plan,
+                                                       uint64_t memory_limit_bytes);
+
+}  // namespace dse::runtime

@@ -1,0 +1,74 @@
+// The argmax kernel of device-side greedy sampling (see cuda_argmax.h).
+#include "cuda_argmax.h"
+
+#include <cmath>
+
+namespace dse::runtime::cuda {
+
+namespace {
+
+constexpr int kThreads = 1024;
+
+// (v, i) beats (bv, bi): larger value, or equal value and lower index (the CPU sampler's rule).
+__device__ __forceinline__ bool beats(float v, int32_t i, float bv, int32_t bi) {
+  return v > bv || (v == bv && i < bi);
+}
+
+__global__ void __launch_bounds__(kThreads) argmax_f32_kernel(const float* __restrict__ logits, int64_t n,
+                                                               int32_t* __restrict__ out) {
+  float best = -INFINITY;
+  int32_t best_i = INT32_MAX;
+  for (int64_t i = threadIdx.x; i < n; i += kThreads) {
+    float v = logits[i];
+    if (isnan(v)) v = -INFINITY;
+    if (beats(v, int32_t(i), best, best_i)) {
+      best = v;
+      best_i = int32_t(i);
+    }
+  }
+  // Warp, then block reduction of (value, index) pairs.
+  for (int off = 16; off > 0; off >>= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffu, best, off);
+    const int32_t oi = __shfl_xor_sync(0xffffffffu, best_i, off);
+    if (beats(ov, oi, best, best_i)) {
+      best = ov;
+      best_i = oi;
+    }
+  }
+  __shared__ float s_v[kThreads / 32];
+  __shared__ int32_t s_i[kThreads / 32];
+  const int warp = int(threadIdx.x) / 32;
+  const int lane = int(threadIdx.x) % 32;
+  if (lane == 0) {
+    s_v[warp] = best;
+    s_i[warp] = best_i;
+  }
+  __syncthreads();
+  if (warp == 0) {
+    best = s_v[lane];
+    best_i = s_i[lane];
+    for (int off = 16; off > 0; off >>= 1) {
+      const float ov = __shfl_xor_sync(0xffffffffu, best, off);
+      const int32_t oi = __shfl_xor_sync(0xffffffffu, best_i, off);
+      if (beats(ov, oi, best, best_i)) {
+        best = ov;
+        best_i = oi;
+      }
+    }
+    if (lane == 0) *out = best_i == INT32_MAX ? 0 : best_i;
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_argmax_f32(const float* d_logits, int64_t n, int32_t* d_out, cudaStream_t stream) {
+  argmax_f32_kernel<<<1, kThreads, 0, stream>>>(d_logits, n, d_out);
+  return cudaGetLastError();
+}
+
+cudaError_t argmax_kernel_runs_here() {
+  cudaFuncAttributes attr;
+  return cudaFuncGetAttributes(&attr, argmax_f32_kernel);
+}
+
+}  // namespace dse::runtime::cuda
