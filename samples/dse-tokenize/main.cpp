@@ -23,9 +23,12 @@ usage:
   dse-tokenize --tokenizer-json PATH [options] encode --stdin     (text from standard input)
   dse-tokenize --tokenizer-json PATH [options] decode --stdin     (ids from standard input)
   dse-tokenize --tokenizer-json PATH --bench FILE [--bench-repeats N]
+  dse-tokenize --artifact MODEL.dse [options] encode|decode ...   (the tokenizer dsc embedded)
 
 options:
   --tokenizer-json PATH    tokenizer.json, or a folder holding it (a Hugging Face model folder)
+  --artifact PATH          a compiled model (.dse): use the tokenizer embedded in it, as the
+                           runtime does (instead of --tokenizer-json)
   --tokenizer-config PATH  tokenizer_config.json (default: the one beside tokenizer.json, if any);
                            gives BOS/EOS and the chat format
   --stdin                  read the text (encode) or the ids (decode, separated by spaces, commas
@@ -102,6 +105,8 @@ int main(int argc, char** argv) {
       return 0;
     } else if (a == "--tokenizer-json") {
       if (!value(source.tokenizer_json)) return usage_error("--tokenizer-json needs a path");
+    } else if (a == "--artifact") {
+      if (!value(source.artifact)) return usage_error("--artifact needs a path");
     } else if (a == "--tokenizer-config") {
       if (!value(source.tokenizer_config)) return usage_error("--tokenizer-config needs a path");
     } else if (a == "--bench") {

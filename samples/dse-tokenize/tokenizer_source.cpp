@@ -1,18 +1,41 @@
-// Resolves --tokenizer-json (file or folder) and loads it with load_tokenizer_json.
+// Resolves --tokenizer-json (file or folder) and loads it with load_tokenizer_json, or reads the
+// tokenizer embedded in an --artifact through the runtime's own conversion and checks.
 #include "tokenizer_source.h"
 
 #include <filesystem>
 
+#include "dse/formats/artifact_reader.h"
+#include "dse/runtime/tokenizer_from_artifact.h"
 #include "dse/tokenizer/load_tokenizer_json.h"
 
 namespace dse::samples {
 
+namespace {
+
+Result<tokenizer::TokenizerData> load_from_artifact(const std::string& path) {
+  Result<formats::ArtifactReader> reader = formats::ArtifactReader::open(path);
+  if (!reader.ok()) return reader.status();
+  const fb::Artifact* metadata = reader->metadata();
+  if (!metadata->config()) {
+    return Status(StatusCode::corrupt_data, path + ": the artifact has no model config table");
+  }
+  return runtime::tokenizer_data_from_artifact(metadata->tokenizer(), metadata->config()->vocab_size());
+}
+
+}  // namespace
+
 Result<tokenizer::TokenizerData> load_tokenizer_data(const TokenizerSource& source) {
   namespace fs = std::filesystem;
+  if (!source.artifact.empty()) {
+    if (!source.tokenizer_json.empty()) {
+      return Status(StatusCode::invalid_argument, "give --artifact or --tokenizer-json, not both");
+    }
+    return load_from_artifact(source.artifact);
+  }
   if (source.tokenizer_json.empty()) {
     return Status(StatusCode::invalid_argument,
                   "no tokenizer given; pass --tokenizer-json DIR_OR_FILE (a Hugging Face model "
-                  "folder or its tokenizer.json)");
+                  "folder or its tokenizer.json) or --artifact MODEL.dse");
   }
   std::error_code ec;
   fs::path json_path = source.tokenizer_json;

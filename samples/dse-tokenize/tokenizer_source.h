@@ -1,4 +1,4 @@
-// Where dse-tokenize gets its tokenizer from: a Hugging Face tokenizer.json (an artifact later).
+// Where dse-tokenize gets its tokenizer from: a Hugging Face tokenizer.json or a compiled artifact.
 #pragma once
 
 #include <string>
@@ -11,8 +11,7 @@ namespace dse::samples {
 struct TokenizerSource {
   std::string tokenizer_json;    // --tokenizer-json: tokenizer.json or the folder holding it
   std::string tokenizer_config;  // --tokenizer-config: defaults to tokenizer_config.json beside it
-  // An --artifact path goes here once the runtime loader exists: load_tokenizer_data then reads
-  // the artifact's Tokenizer table and converts it to TokenizerData.
+  std::string artifact;          // --artifact: a .dse; its Tokenizer table, as the runtime reads it
 };
 
 // Resolves the paths and loads the tokenizer data. Errors say which flag to fix.

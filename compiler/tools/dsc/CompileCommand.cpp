@@ -2,6 +2,8 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <unistd.h>
 
 #include "mlir/IR/AsmState.h"
@@ -79,6 +81,11 @@ cl::opt<bool> report("report", cl::desc("print the memory plan and the fit on ev
                      cl::cat(category));
 cl::opt<std::string> report_json("report-json", cl::desc("write the report as JSON to FILE"),
                                  cl::value_desc("FILE"), cl::cat(category));
+cl::opt<std::string> chat_template(
+    "chat-template",
+    cl::desc("a Jinja chat template file to derive the chat format from, instead of the "
+             "chat_template in tokenizer_config.json (DeepSeek-V3/R1 and ChatML styles)"),
+    cl::value_desc("FILE"), cl::cat(category));
 cl::opt<std::string> emit_mlir("emit-mlir",
                                cl::desc("print the IR after STAGE (import, fuse, quantize, select, "
                                         "plan) to stdout and stop without writing an artifact"),
@@ -214,9 +221,19 @@ int run_compile() {
   std::optional<tokenizer::TokenizerData> tok;
   fs::path tok_json = fs::path(model_path.getValue()) / "tokenizer.json";
   fs::path tok_cfg = fs::path(model_path.getValue()) / "tokenizer_config.json";
+  std::optional<std::string> template_override;
+  if (!chat_template.empty()) {
+    std::ifstream in(chat_template.getValue(), std::ios::binary);
+    if (!in) return fail("cannot read --chat-template " + chat_template.getValue());
+    template_override = std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (!fs::exists(tok_json))
+      return fail("--chat-template needs the model's tokenizer.json, and " + tok_json.string() +
+                  " does not exist");
+  }
   if (fs::exists(tok_json)) {
-    Result<tokenizer::TokenizerData> loaded =
-        tokenizer::load_tokenizer_json(tok_json.string(), fs::exists(tok_cfg) ? tok_cfg.string() : "");
+    Result<tokenizer::TokenizerData> loaded = tokenizer::load_tokenizer_json(
+        tok_json.string(), fs::exists(tok_cfg) ? tok_cfg.string() : "",
+        template_override ? std::optional<std::string_view>(*template_override) : std::nullopt);
     if (!loaded.ok()) return fail(loaded.status().message());
     tok = std::move(loaded.value());
   } else {

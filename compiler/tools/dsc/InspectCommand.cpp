@@ -41,11 +41,25 @@ int run_inspect() {
        << c->num_layers() << ", hidden " << c->hidden_size() << ", vocab " << c->vocab_size()
        << "\n  precision " << str(c->weight_precision()) << ", kv " << str(c->kv_precision())
        << ", context " << c->max_seq_len() << ", prefill chunk " << c->prefill_chunk() << "\n";
-  if (const fb::Tokenizer* t = a->tokenizer())
+  if (const fb::Tokenizer* t = a->tokenizer()) {
     os << "  tokenizer " << str(t->model()) << ", " << (t->vocab() ? t->vocab()->size() : 0)
        << " tokens, " << (t->merges() ? t->merges()->size() : 0) << " merges\n";
-  else
+    // The chat format as the runtime renders it, with newlines shown as \n.
+    if (const fb::ChatFormat* chat = t->chat()) {
+      auto shown = [&](const flatbuffers::String* s) {
+        std::string out;
+        for (char ch : str(s)) out += ch == '\n' ? std::string("\\n") : std::string(1, ch);
+        return "\"" + out + "\"";
+      };
+      os << "  chat user " << shown(chat->user_prefix()) << " ... " << shown(chat->user_suffix())
+         << ", assistant " << shown(chat->assistant_prefix()) << " ... "
+         << shown(chat->assistant_suffix()) << "\n";
+    } else {
+      os << "  chat none\n";
+    }
+  } else {
     os << "  tokenizer none\n";
+  }
   static const char* kRegion[] = {"weights", "kv_cache", "arena"};
   if (a->regions())
     for (const fb::Region* r : *a->regions())
