@@ -112,6 +112,7 @@ struct BenchCase {
   std::vector<float> fparams;
   StepInfo step;
   double bytes = 0;  // minimum traffic of one call
+  double flops = 0;  // prefill GEMMs: 2 T N K, reported as TFLOP/s instead of the copy fraction
 };
 
 struct Options {
@@ -208,7 +209,10 @@ void run(BenchCase& c, const Options& opt, double copy_bw) {
   if (ok && !ms.empty()) {
     const double t_us = median(ms) * 1e3;
     const double gbs = c.bytes / (t_us * 1e-6) / 1e9;
-    if (opt.csv) {
+    if (c.flops > 0) {
+      std::printf(opt.csv ? "%s,%s,%.2f,%.1f,%.1f TFLOP/s\n" : "%-20s %-44s %10.2f %10.1f %6.1f TFLOP/s\n",
+                  c.kernel.c_str(), c.shape.c_str(), t_us, gbs, c.flops / (t_us * 1e-6) / 1e12);
+    } else if (opt.csv) {
       std::printf("%s,%s,%.2f,%.1f,%.3f\n", c.kernel.c_str(), c.shape.c_str(), t_us, gbs, gbs * 1e9 / copy_bw);
     } else {
       std::printf("%-20s %-44s %10.2f %10.1f %8.1f%%\n", c.kernel.c_str(), c.shape.c_str(), t_us, gbs,
@@ -265,6 +269,7 @@ void bench_matmul(const Options& opt, double bw, WeightFormat f, int64_t group, 
   c.iparams = {0};
   c.step = {tokens, 0};
   c.bytes = weight_bytes(f, n, k, group) + 4.0 * double(tokens) * double(n + k);
+  if (tokens >= 16) c.flops = 2.0 * double(tokens) * double(n) * double(k);
   run(c, opt, bw);
   release(c);
 }
@@ -736,8 +741,16 @@ int main(int argc, char** argv) {
       if (f == WeightFormat::f32 && s.n == 102400) continue;
       bench_matmul(opt, bw, f, g, 1, s.n, s.k, s.what);
     }
-  // Small prefill chunks through the same kernels (weight re-reads, no tensor cores yet).
+  // Small prefill chunks through the GEMV (weights re-read per 4 tokens).
   bench_matmul(opt, bw, WeightFormat::w4, 128, 4, 4096, 4096, "7B q/o, 4 tokens");
+  // Prefill chunks of 512 tokens (dsc's default chunk) on the tensor-core GEMM.
+  const std::pair<WeightFormat, int64_t> prefill_formats[] = {
+      {WeightFormat::w4, 128}, {WeightFormat::w8, 0}, {WeightFormat::f16, 0}, {WeightFormat::bf16, 0}};
+  for (const auto& [f, g] : prefill_formats)
+    for (const MM& s : shapes) {
+      if (s.n == 102400) continue;  // prefill runs the lm_head on the last row only
+      bench_matmul(opt, bw, f, g, 512, s.n, s.k, s.what);
+    }
   bench_matmul(opt, bw, WeightFormat::w4, 128, 64, 4096, 4096, "7B q/o, 64 tokens");
 
   bench_attention(opt, bw, 32, 32, 128, 4096, 511, DType::f16, "7B MHA");

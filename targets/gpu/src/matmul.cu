@@ -2,6 +2,7 @@
 #include "matmul.cuh"
 
 #include "common.cuh"
+#include "gemm_tc.cuh"
 #include "weight_dot.cuh"
 
 namespace dse::gpu {
@@ -117,6 +118,12 @@ Status launch_matmul_f32(const KernelCall& call, const GpuStep& step, GpuStream 
   a.x_cap = x.shape[0];
   a.step = step.d_step;
   if (a.n <= 0 || a.w.k <= 0) return Status::Ok();
+  // Prefill chunks on tensor cores (16-byte aligned operands: the planner aligns every slot).
+  if (gemm_tc_applies(F, a.x_cap, a.w.k, a.w.group) &&
+      ((reinterpret_cast<uintptr_t>(w.data) | reinterpret_cast<uintptr_t>(x.data)) % 16) == 0) {
+    if constexpr (F != WeightFormat::f32)
+      return launch_gemm_tc<F>(a.x, a.x_cap, a.w, a.n, a.bias, a.out, step, stream);
+  }
   constexpr int R = max_rows_per_warp<F>();
   const bool vec = vector_path_ok<F>(w.data, x.data, a.w.k, a.w.k, a.w.group);
   if (a.x_cap == 1 && vec) {
@@ -136,6 +143,21 @@ Status launch_matmul_f32(const KernelCall& call, const GpuStep& step, GpuStream 
   }
   return launch_status("matmul_f32");
 }
+
+template <WeightFormat F>
+uint64_t matmul_f32_workspace(const KernelCall& call) {
+  const TensorView& x = call.operands[0];
+  const TensorView& w = call.operands[1];
+  if (!gemm_tc_applies(F, x.shape[0], w.shape[1], w.group_size)) return 0;
+  return gemm_tc_workspace_bytes(x.shape[0], w.shape[1]);
+}
+
+template uint64_t matmul_f32_workspace<WeightFormat::f32>(const KernelCall&);
+template uint64_t matmul_f32_workspace<WeightFormat::f16>(const KernelCall&);
+template uint64_t matmul_f32_workspace<WeightFormat::bf16>(const KernelCall&);
+template uint64_t matmul_f32_workspace<WeightFormat::w8>(const KernelCall&);
+template uint64_t matmul_f32_workspace<WeightFormat::w4>(const KernelCall&);
+template uint64_t matmul_f32_workspace<WeightFormat::fp8>(const KernelCall&);
 
 template Status launch_matmul_f32<WeightFormat::f32>(const KernelCall&, const GpuStep&, GpuStream);
 template Status launch_matmul_f32<WeightFormat::f16>(const KernelCall&, const GpuStep&, GpuStream);

@@ -28,6 +28,24 @@ Case matmul_case(WeightFormat f, const MatmulShape& s, std::mt19937& rng) {
   return c;
 }
 
+// Prefill chunks (a token capacity of 16 or more) run on tensor cores with f16 inputs: x and the
+// dequantized weights are rounded to f16 (11 significant bits) and the products summed in f32, so
+// the error is a few units of 2^-11 relative to the size of the outputs, not f32 rounding.
+void check_tensor_cores(WeightFormat f, const MatmulShape& s, uint32_t seed, float x_scale = 1.0f) {
+  std::mt19937 rng(seed);
+  Case c = matmul_case(f, s, rng);
+  if (x_scale != 1.0f) {
+    float* x = reinterpret_cast<float*>(c.ops[0].bytes.data());
+    for (size_t i = 0; i < c.ops[0].bytes.size() / 4; ++i) x[i] *= x_scale;
+  }
+  INFO(c.kernel << " tensor cores T " << s.n_tokens << "/" << s.t_cap << " N " << s.n << " K " << s.k << " group "
+                << s.group << " bias " << s.bias << " x scale " << x_scale);
+  const Outcome o = run_both(c);
+  REQUIRE(o.cpu_status.ok());
+  REQUIRE(o.gpu_status.ok());
+  CHECK(compare_f32(o, int(c.ops.size()) - 1, 4e-3, 1e-6) == 0);
+}
+
 void check(WeightFormat f, const MatmulShape& s, uint32_t seed) {
   std::mt19937 rng(seed);
   const Case c = matmul_case(f, s, rng);
@@ -82,6 +100,29 @@ TEST_CASE("GPU matmul w4 handles groups of 64 (a shift) and 96 (a division) per 
   const int64_t tokens = GENERATE(1, 7);
   check(WeightFormat::w4, MatmulShape{tokens == 1 ? 1 : 8, tokens, 300, 1152, group, true}, 21u);
   check(WeightFormat::w4, MatmulShape{tokens == 1 ? 1 : 8, tokens, 5000, 576, group, false}, 22u);
+}
+
+TEST_CASE("GPU matmul on tensor cores (prefill chunks) matches the CPU kernel within f16 input rounding",
+          "[gpu][matmul][tensor-cores]") {
+  const WeightFormat f = GENERATE(WeightFormat::f16, WeightFormat::bf16, WeightFormat::w8, WeightFormat::w4,
+                                  WeightFormat::fp8);
+  const int32_t group = f == WeightFormat::w4 ? GENERATE(8, 32, 128) : 0;
+  // Full and partial 64-row tiles, a partial chunk, N not a multiple of the 128-column tile, K of
+  // one and of many 32-wide steps; the smallest capacity that takes the path (16).
+  const MatmulShape s = GENERATE(MatmulShape{512, 512, 256, 512, 0, false}, MatmulShape{512, 37, 1000, 384, 0, true},
+                                 MatmulShape{64, 64, 130, 1024 + 128, 0, true}, MatmulShape{16, 5, 77, 128, 0, false},
+                                 MatmulShape{128, 100, 2048, 1536, 0, true});
+  MatmulShape sg = s;
+  sg.group = group;
+  if (f == WeightFormat::w4 && sg.k % group != 0) return;
+  check_tensor_cores(f, sg, 4321u + uint32_t(sg.n + group));
+}
+
+TEST_CASE("GPU matmul on tensor cores keeps rows beyond f16's range finite and exact to rounding",
+          "[gpu][matmul][tensor-cores]") {
+  // x values around 1e6 would overflow f16 (65504); each row is scaled by a power of two first.
+  check_tensor_cores(WeightFormat::w4, MatmulShape{64, 33, 256, 512, 128, true}, 77u, 1e6f);
+  check_tensor_cores(WeightFormat::f16, MatmulShape{64, 64, 256, 512, 0, false}, 78u, 3e5f);
 }
 
 TEST_CASE("GPU matmul with no tokens leaves the output untouched", "[gpu][matmul]") {

@@ -1,0 +1,34 @@
+// The prefill path of matmul_f32_<w>: a tensor-core GEMM (mma.sync m16n8k16, f16 inputs, f32
+// accumulation) with the weights dequantized on their way into shared memory.
+#pragma once
+
+#include <cstdint>
+
+#include "dse/gpu/gpu_launch.h"
+#include "weight_dot.cuh"
+
+namespace dse::gpu {
+
+// Token capacity from which a matmul takes the tensor-core path (prefill chunks); below it the
+// weight-streaming GEMV of matmul.cu reads the weights fewer times than a 64-row tile would.
+inline constexpr int64_t kTensorCoreMinTokens = 16;
+
+// True when the tensor-core path handles this matmul: a CUDA build (the kernel is PTX mma; a HIP
+// build keeps the GEMV), a token capacity of at least kTensorCoreMinTokens, a 16-bit, 8-bit or
+// 4-bit weight format (f32 weights keep the exact f32 GEMV), K a multiple of 32, and for w4 a
+// group that is a multiple of 8. Depends on static shapes only (it also sizes the workspace); the
+// caller checks in addition that W and x are 16-byte aligned.
+bool gemm_tc_applies(WeightFormat f, int64_t token_capacity, int64_t k, int64_t group);
+
+// Scratch the tensor-core path needs: x converted to f16 ([T, K]) and one f32 factor per row.
+uint64_t gemm_tc_workspace_bytes(int64_t token_capacity, int64_t k);
+
+// out[t, n] = sum_k x[t, k] W[n, k] (+ bias[n]) for the first step_rows(T) rows of x. Activations
+// are rounded to f16 after an exact per-row power-of-two scaling that keeps every row inside
+// f16's range (rows whose largest magnitude is below 2^14 are not scaled), so the result differs
+// from the f32 GEMV by the f16 rounding of x and of the dequantized weights, not by overflow.
+template <WeightFormat F>
+Status launch_gemm_tc(const float* x, int64_t token_capacity, const WeightMatrix& w, int64_t n, const float* bias,
+                      float* out, const GpuStep& step, GpuStream stream);
+
+}  // namespace dse::gpu
