@@ -19,6 +19,11 @@ Status errno_status(const std::string& what, const std::filesystem::path& path, 
   return Status(code, what + " '" + path.string() + "': " + errno_text(err));
 }
 
+// A write that ran out of room: say what to do about it (the partial file is removed by the caller).
+static Status with_space_advice(const Status& st) {
+  return Status(st.code(), st.message() + "; free space on that disk, or write the artifact to another one (-o)");
+}
+
 Status write_all_at(int fd, const void* data, size_t size, uint64_t offset,
                     const std::filesystem::path& path) {
   const auto* p = static_cast<const uint8_t*>(data);
@@ -26,13 +31,15 @@ Status write_all_at(int fd, const void* data, size_t size, uint64_t offset,
     const ssize_t n = ::pwrite(fd, p, size, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return errno_status("cannot write " + std::to_string(size) + " bytes at offset " +
-                              std::to_string(offset) + " of",
-                          path, errno);
+      const int err = errno;
+      Status st = errno_status("cannot write " + std::to_string(size) + " bytes at offset " +
+                                   std::to_string(offset) + " of",
+                               path, err);
+      return err == ENOSPC || err == EDQUOT || err == EFBIG ? with_space_advice(st) : st;
     }
     if (n == 0) {
       // pwrite returning 0 for a non-zero size means the device refused more data.
-      return errno_status("cannot write at offset " + std::to_string(offset) + " of", path, ENOSPC);
+      return with_space_advice(errno_status("cannot write at offset " + std::to_string(offset) + " of", path, ENOSPC));
     }
     p += n;
     size -= static_cast<size_t>(n);

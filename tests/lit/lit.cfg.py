@@ -6,9 +6,10 @@ import lit.formats
 config.name = "dse"
 config.test_format = lit.formats.ShTest(execute_external=True)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+config.excludes = ["Inputs", "fault", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = config.dse_test_exec_root
 config.environment["PATH"] = os.pathsep.join(
     [config.dse_tools_dir, config.llvm_tools_dir, os.environ.get("PATH", "")])
 config.substitutions.append(("%dse_src", config.dse_source_dir))
+config.substitutions.append(("%enospc_lib", config.dse_enospc_lib))
