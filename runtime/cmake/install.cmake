@@ -4,11 +4,12 @@
 include(CMakePackageConfigHelpers)
 
 # Exported as dse::runtime, dse::formats, dse::cpu, dse::targets, dse::tokenizer, dse::status
-# (and dse::gpu in a CUDA build).
+# (and dse::gpu in a CUDA or HIP build).
 set(_dse_sdk_targets dse_runtime dse_formats dse_cpu dse_targets dse_tokenizer dse_status)
 set_target_properties(dse_targets PROPERTIES EXPORT_NAME targets)
 set(DSE_SDK_WITH_CUDA ${DSE_ENABLE_CUDA})
-if(DSE_ENABLE_CUDA)
+set(DSE_SDK_WITH_HIP ${DSE_ENABLE_HIP})
+if(DSE_ENABLE_CUDA OR DSE_ENABLE_HIP)
   list(APPEND _dse_sdk_targets dse_gpu)
   set_target_properties(dse_gpu PROPERTIES EXPORT_NAME gpu)
 endif()

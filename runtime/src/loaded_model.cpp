@@ -35,14 +35,20 @@ Status LoadedModel::decode_tables() {
   strings_.target = target ? str(target->name()) : std::string();
   // Whether the device is the target's is checked when a session is created (the GPU backend
   // names both); here only whether this build has the backend at all.
-  if (backend == "cuda" && gpu_backend_built()) {
-    backend_ = targets::Backend::cuda;
+  const targets::Backend gpu = gpu_backend_kind();
+  if (gpu_backend_built() && backend == targets::backend_name(gpu)) {
+    backend_ = gpu;
   } else if (backend != "cpu") {
+    const std::string runs = gpu == targets::Backend::hip    ? "CPU and HIP"
+                             : gpu == targets::Backend::cuda ? "CPU and CUDA"
+                                                             : "CPU";
+    const std::string rebuild = backend == "cuda"  ? ", or build libdse with -DDSE_ENABLE_CUDA=ON"
+                                : backend == "hip" ? ", or build libdse with -DDSE_ENABLE_HIP=ON"
+                                                   : "";
     return Status(StatusCode::target_mismatch,
                   file + " was compiled for target \"" + strings_.target + "\" (backend \"" + backend +
-                      "\"); this build of libdse runs " + (gpu_backend_built() ? "CPU and CUDA" : "CPU") +
-                      " artifacts only: compile the model with dsc --target cpu" +
-                      (backend == "cuda" ? ", or build libdse with -DDSE_ENABLE_CUDA=ON" : ""));
+                      "\"); this build of libdse runs " + runs +
+                      " artifacts only: compile the model with dsc --target cpu" + rebuild);
   }
 
   const fb::ModelConfig* config = a.config();

@@ -1,7 +1,8 @@
 // The thin compat layer that lets one kernel source build as CUDA (nvcc) or as HIP (hipcc):
-// runtime API names, warp intrinsics, streaming loads and the warp size of the target.
-// Kernel sources use the CUDA spellings; under DSE_GPU_HIP they are mapped to HIP here and
-// nowhere else, so there is never a second copy of a kernel.
+// warp intrinsics, streaming loads and the warp size of the target here, the runtime API names
+// in vendor_runtime.h (which host-only code, such as the runtime's GPU backend, includes alone).
+// Kernel sources use the CUDA spellings; under DSE_GPU_HIP they are mapped to HIP by these two
+// files and nowhere else, so there is never a second copy of a kernel.
 #pragma once
 
 #if defined(DSE_GPU_HIP)
@@ -9,17 +10,6 @@
 #include <hip/hip_fp16.h>
 #include <hip/hip_runtime.h>
 
-#define cudaError_t hipError_t
-#define cudaSuccess hipSuccess
-#define cudaStream_t hipStream_t
-#define cudaEvent_t hipEvent_t
-#define cudaGetLastError hipGetLastError
-#define cudaGetErrorString hipGetErrorString
-#define cudaGetDevice hipGetDevice
-#define cudaDeviceGetAttribute hipDeviceGetAttribute
-#define cudaDevAttrMultiProcessorCount hipDeviceAttributeMultiprocessorCount
-#define cudaFuncSetAttribute hipFuncSetAttribute
-#define cudaFuncAttributeMaxDynamicSharedMemorySize hipFuncAttributeMaxDynamicSharedMemorySize
 // HIP's shuffles take no member mask: a wave always executes them together.
 #define __shfl_xor_sync(mask, var, lane_mask, width) __shfl_xor(var, lane_mask, width)
 #define __shfl_sync(mask, var, src_lane, width) __shfl(var, src_lane, width)
@@ -30,6 +20,9 @@
 #include <cuda_runtime.h>
 
 #endif
+
+// The runtime API names (streams, memory, errors, attributes): shared with host-only code.
+#include "vendor_runtime.h"
 
 #include <cstdint>
 

@@ -6,12 +6,15 @@ namespace dse::runtime {
 
 bool gpu_backend_built() { return false; }
 
+targets::Backend gpu_backend_kind() { return targets::Backend::cpu; }
+
 uint64_t gpu_workspace_bytes(const LoadedModel&) { return 0; }
 
 Result<std::unique_ptr<GpuBackend>> create_gpu_backend(const LoadedModel& model, MemoryPlan&, uint64_t) {
   return Status(StatusCode::unsupported, "the artifact targets " + model.strings().target +
                                              " but this build of libdse has no GPU backend: rebuild it with "
-                                             "-DDSE_ENABLE_CUDA=ON, or compile the model with dsc --target cpu");
+                                             "-DDSE_ENABLE_CUDA=ON (NVIDIA) or -DDSE_ENABLE_HIP=ON (AMD), or "
+                                             "compile the model with dsc --target cpu");
 }
 
 }  // namespace dse::runtime

@@ -119,6 +119,6 @@ __device__ __forceinline__ float silu(float x) { return x / (1.0f + expf(-x)); }
 // Host side: the Status for a failed launch (or an earlier asynchronous error on the stream).
 Status launch_status(const char* kernel);
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+__host__ __device__ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace dse::gpu

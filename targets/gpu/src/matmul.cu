@@ -20,6 +20,48 @@ struct GemvArgs {
   const StepInfo* step;
 };
 
+// One weight matrix of a decode launch. Several matrices that read the same x (q, k and v) share
+// one launch: warps [first_warp, next part's first_warp) compute this part's rows.
+struct GemvPart {
+  WeightMatrix w;
+  const float* bias = nullptr;
+  float* out = nullptr;
+  int64_t n = 0;
+  int64_t first_warp = 0;
+};
+
+constexpr int kMaxParts = 3;
+
+struct DecodeArgs {
+  GemvPart part[kMaxParts];
+  int parts = 1;
+  int64_t warps = 0;  // all parts
+  const float* x = nullptr;
+  const StepInfo* step = nullptr;
+  // Fusions (fused_matmul_f32_<w>, see matmul.cuh); null / 0 when absent.
+  const float* norm_w = nullptr;  // rms_norm prologue: x is the norm's input, norm_w its weight,
+  float* norm_out = nullptr;      // norm_out its output (written too, a slice per warp)
+  double eps = 0.0;
+  const float* residual_in = nullptr;  // add epilogue (one part): residual_out = residual_in + out
+  float* residual_out = nullptr;
+};
+
+// Activation source of the rms_norm prologue: x * w, and the lane's share of sum(x^2). The dot
+// product is multiplied by 1 / rms afterwards: W (w * x / rms) = (W (w * x)) / rms. A lane sums at
+// most K / 32 squares in f32 (the warp total is taken in double, as rms_norm_f32 sums): double
+// accumulators in the inner loop cost the wide GEMVs registers and spills.
+struct NormedX {
+  const float* x;
+  const float* w;
+  float ss = 0.0f;
+  __device__ __forceinline__ float4 load(int, int64_t k, bool live) {
+    const float4 v = load_shared16(x + k), g = load_shared16(w + k);
+    const float s = fmaf(v.x, v.x, fmaf(v.y, v.y, fmaf(v.z, v.z, v.w * v.w)));
+    ss += live ? s : 0.0f;
+    return make_float4(v.x * g.x, v.y * g.y, v.z * g.z, v.w * g.w);
+  }
+};
+
 // Most rows per warp: enough that the x slice a lane loads is reused across rows (x is read
 // from L1 once per R weight rows: for w4 at R = 1 that is 8 bytes of x per byte of weights, near
 // the L1's limit at full HBM speed), few enough to keep the decoded values in registers.
@@ -41,6 +83,8 @@ int sm_count() {
   return cached[dev];
 }
 
+// Prefill chunks that do not take the tensor-core path, and decode shapes off the 16-byte path:
+// TB tokens per pass over the weights.
 template <WeightFormat F, int R, int TB, int U, bool kVec>
 __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
   const int lane = threadIdx.x % kLanes;
@@ -51,23 +95,6 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
 #pragma unroll
   for (int r = 0; r < R; ++r) wrow[r] = n0 + r < a.n ? n0 + r : a.n - 1;  // clamp: loads stay in bounds
   const int64_t k = a.w.k;
-  if constexpr (TB == 1) {
-    // Decode (launched only for a token capacity of 1): row 0 of x always exists, so the weights
-    // are loaded before n_tokens is known and the read of the device step overlaps them instead
-    // of delaying them.
-    const int64_t n_tokens = a.step->n_tokens;
-    float acc[R][1];
-#pragma unroll
-    for (int r = 0; r < R; ++r) acc[r][0] = 0.0f;
-    if constexpr (kVec) lane_dot_vec<F, R, 1, U>(a.w, wrow, a.x, k, 1, lane, acc);
-    else lane_dot_scalar<F, R, 1, U>(a.w, wrow, a.x, k, 1, lane, acc);
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      const float v = warp_sum(acc[r][0]) * row_scale<F>(a.w, wrow[r]) + (a.bias ? a.bias[wrow[r]] : 0.0f);
-      if (lane == 0 && n_tokens >= 1 && n0 + r < a.n) a.out[n0 + r] = v;
-    }
-    return;
-  }
   const int64_t rows = step_rows(a.step, a.x_cap);
   for (int64_t t0 = 0; t0 < rows; t0 += TB) {
     const int n_tok = int(rows - t0 < TB ? rows - t0 : TB);
@@ -89,6 +116,90 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
       }
     }
   }
+}
+
+// Decode (launched only for a token capacity of 1, 16-byte path): row 0 of x always exists, so
+// the weights are loaded before n_tokens is known and the read of the device step overlaps them
+// instead of delaying them. kNorm: the rms_norm prologue; kResidual: the add epilogue.
+// kMulti: several matrices (the part is chosen per warp); one matrix reads its fields straight
+// from the parameter block (the selects cost the single-matrix GEMV 6% on a 1.5B decode step).
+template <WeightFormat F, int R, int U, bool kNorm, bool kResidual, bool kMulti>
+__global__ void __launch_bounds__(kThreads) gemv_decode_kernel(DecodeArgs a) {
+  const int lane = threadIdx.x % kLanes;
+  const int64_t warp = int64_t(blockIdx.x) * (kThreads / kLanes) + threadIdx.x / kLanes;
+  if (warp >= a.warps) return;
+  const int p = !kMulti ? 0 : ((a.parts > 2 && warp >= a.part[2].first_warp) ? 2 : ((a.parts > 1 && warp >= a.part[1].first_warp) ? 1 : 0));
+  const GemvPart& part = !kMulti ? a.part[0] : (p == 0 ? a.part[0] : (p == 1 ? a.part[1] : a.part[2]));
+  const int64_t n0 = (warp - part.first_warp) * R;
+  int64_t wrow[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) wrow[r] = n0 + r < part.n ? n0 + r : part.n - 1;  // clamp: loads stay in bounds
+  const int64_t n_tokens = a.step->n_tokens;
+  float acc[R][1];
+#pragma unroll
+  for (int r = 0; r < R; ++r) acc[r][0] = 0.0f;
+  float inv = 1.0f;
+  if constexpr (kNorm) {
+    NormedX xs{a.x, a.norm_w};
+    lane_dot_vec_from<F, R, 1, U>(part.w, wrow, xs, lane, acc);
+    // Every warp sums the same lanes in the same order: all get the same factor, equal to
+    // rms_norm_f32's up to the order of the double sum.
+    const int64_t k = part.w.k;
+    inv = float(1.0 / sqrt(warp_sum(double(xs.ss)) / double(k) + a.eps));
+    // This warp's slice of the norm's output, for the other readers of it.
+    const int64_t n4 = k / 4, per = ceil_div(n4, a.warps);
+    const int64_t end = n4 < (warp + 1) * per ? n4 : (warp + 1) * per;
+    if (n_tokens >= 1)
+      for (int64_t i = warp * per + lane; i < end; i += kLanes) {
+        const float4 v = reinterpret_cast<const float4*>(a.x)[i], g = reinterpret_cast<const float4*>(a.norm_w)[i];
+        reinterpret_cast<float4*>(a.norm_out)[i] =
+            make_float4(g.x * (v.x * inv), g.y * (v.y * inv), g.z * (v.z * inv), g.w * (v.w * inv));
+      }
+  } else {
+    lane_dot_vec<F, R, 1, U>(part.w, wrow, a.x, part.w.k, 1, lane, acc);
+  }
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    float dot = warp_sum(acc[r][0]);
+    if constexpr (kNorm) dot *= inv;
+    const float v = dot * row_scale<F>(part.w, wrow[r]) + (part.bias ? part.bias[wrow[r]] : 0.0f);
+    if (lane == 0 && n_tokens >= 1 && n0 + r < part.n) {
+      part.out[n0 + r] = v;
+      if constexpr (kResidual) a.residual_out[n0 + r] = a.residual_in[n0 + r] + v;
+    }
+  }
+}
+
+template <WeightFormat F, int R, int U, bool kNorm, bool kResidual>
+void launch_decode_at(DecodeArgs a, GpuStream stream) {
+  a.warps = 0;
+  for (int j = 0; j < a.parts; ++j) {
+    a.part[j].first_warp = a.warps;
+    a.warps += ceil_div(a.part[j].n, R);
+  }
+  const dim3 grid(unsigned(ceil_div(a.warps, kThreads / kLanes)));
+  if (a.parts > 1) gemv_decode_kernel<F, R, U, kNorm, kResidual, true><<<grid, kThreads, 0, stream>>>(a);
+  else gemv_decode_kernel<F, R, U, kNorm, kResidual, false><<<grid, kThreads, 0, stream>>>(a);
+}
+
+// Fewer rows per warp when N (of all parts) is small, so that there are at least two blocks per
+// multiprocessor (1.5B-class layers have N = 1536); more vectors in flight per row then.
+template <WeightFormat F, bool kNorm, bool kResidual>
+void launch_decode(const DecodeArgs& a, GpuStream stream) {
+  // The norm prologue's loads and products need registers: at 4 rows per warp w4 spills.
+  constexpr int R = kNorm && max_rows_per_warp<F>() > 2 ? 2 : max_rows_per_warp<F>();
+  const int64_t min_blocks = 2 * int64_t(sm_count());
+  auto blocks_at = [&](int64_t r) {
+    int64_t warps = 0;
+    for (int j = 0; j < a.parts; ++j) warps += ceil_div(a.part[j].n, r);
+    return ceil_div(warps, kThreads / kLanes);
+  };
+  constexpr int U = (R >= 4 || (F == WeightFormat::w4 && R == 2)) ? 2 : 4;
+  if (blocks_at(R) >= min_blocks) launch_decode_at<F, R, U, kNorm, kResidual>(a, stream);
+  // (w4 at R = 2 keeps U = 2: with U = 4 ptxas leaves part of the unrolled state in local memory.)
+  else if (R > 2 && blocks_at(2) >= min_blocks)
+    launch_decode_at<F, 2, (F == WeightFormat::w4 ? 2 : 4), kNorm, kResidual>(a, stream);
+  else launch_decode_at<F, 1, 4, kNorm, kResidual>(a, stream);
 }
 
 template <WeightFormat F, int R, int TB, int U, bool kVec>
@@ -127,14 +238,14 @@ Status launch_matmul_f32(const KernelCall& call, const GpuStep& step, GpuStream 
   constexpr int R = max_rows_per_warp<F>();
   const bool vec = vector_path_ok<F>(w.data, x.data, a.w.k, a.w.k, a.w.group);
   if (a.x_cap == 1 && vec) {
-    // Decode: fewer rows per warp when N is small, so that there are at least two blocks per
-    // multiprocessor (1.5B-class layers have N = 1536); more vectors in flight per row then.
-    const int64_t min_blocks = 2 * int64_t(sm_count());
-    auto blocks_at = [&](int64_t r) { return ceil_div(ceil_div(a.n, r), kThreads / kLanes); };
-    if (blocks_at(R) >= min_blocks) launch<F, R, 1, (R >= 4 ? 2 : 4), true>(a, stream);
-    // (w4 at R = 2 keeps U = 2: with U = 4 ptxas leaves part of the unrolled state in local memory.)
-    else if (R > 2 && blocks_at(2) >= min_blocks) launch<F, 2, 1, (F == WeightFormat::w4 ? 2 : 4), true>(a, stream);
-    else launch<F, 1, 1, 4, true>(a, stream);
+    DecodeArgs d;
+    d.part[0].w = a.w;
+    d.part[0].bias = a.bias;
+    d.part[0].out = a.out;
+    d.part[0].n = a.n;
+    d.x = a.x;
+    d.step = a.step;
+    launch_decode<F, false, false>(d, stream);
   } else if (a.x_cap == 1) {
     launch<F, R, 1, 1, false>(a, stream);
   } else {
@@ -143,6 +254,64 @@ Status launch_matmul_f32(const KernelCall& call, const GpuStep& step, GpuStream 
   }
   return launch_status("matmul_f32");
 }
+
+bool fused_matmul_applies(cpu::WeightFormat f, const TensorView& x, const TensorView& w) {
+  if (x.shape[0] != 1 || w.rank != 2) return false;
+  const int64_t k = w.shape[1];
+  switch (f) {
+    case WeightFormat::f32: return vector_path_ok<WeightFormat::f32>(w.data, x.data, k, k, w.group_size);
+    case WeightFormat::f16: return vector_path_ok<WeightFormat::f16>(w.data, x.data, k, k, w.group_size);
+    case WeightFormat::bf16: return vector_path_ok<WeightFormat::bf16>(w.data, x.data, k, k, w.group_size);
+    case WeightFormat::w8: return vector_path_ok<WeightFormat::w8>(w.data, x.data, k, k, w.group_size);
+    case WeightFormat::w4: return vector_path_ok<WeightFormat::w4>(w.data, x.data, k, k, w.group_size);
+    case WeightFormat::fp8: return vector_path_ok<WeightFormat::fp8>(w.data, x.data, k, k, w.group_size);
+  }
+  return false;
+}
+
+template <WeightFormat F>
+Status launch_fused_matmul_f32(const KernelCall& call, const GpuStep& step, GpuStream stream) {
+  const TensorView* op = call.operands;
+  const bool norm = call.iparams[0] != 0, residual = call.iparams[1] != 0;
+  DecodeArgs a;
+  a.parts = int(call.iparams[2]);
+  if (a.parts < 1 || a.parts > kMaxParts) return Status(StatusCode::internal, "fused matmul: bad part count");
+  a.x = static_cast<const float*>(op[0].data);
+  a.step = step.d_step;
+  if (norm) {
+    a.norm_w = static_cast<const float*>(op[1].data);
+    a.norm_out = static_cast<float*>(op[2].data);
+    a.eps = double(call.fparams[0]);
+  }
+  if (residual) {
+    a.residual_in = static_cast<const float*>(op[3].data);
+    a.residual_out = static_cast<float*>(op[4].data);
+  }
+  for (int j = 0; j < a.parts; ++j) {
+    const TensorView* q = op + 5 + 4 * j;  // W, scales, bias, out
+    GemvPart& part = a.part[j];
+    part.w.data = static_cast<const uint8_t*>(q[0].data);
+    part.w.scales = q[1].data;
+    part.w.k = q[0].shape[1];
+    set_group(part.w, q[0].group_size);
+    part.bias = static_cast<const float*>(q[2].data);
+    part.out = static_cast<float*>(q[3].data);
+    part.n = q[0].shape[0];
+    if (part.n <= 0 || part.w.k <= 0) return Status(StatusCode::internal, "fused matmul: empty part");
+  }
+  if (norm && residual) launch_decode<F, true, true>(a, stream);
+  else if (norm) launch_decode<F, true, false>(a, stream);
+  else if (residual) launch_decode<F, false, true>(a, stream);
+  else launch_decode<F, false, false>(a, stream);
+  return launch_status("fused matmul_f32");
+}
+
+template Status launch_fused_matmul_f32<WeightFormat::f32>(const KernelCall&, const GpuStep&, GpuStream);
+template Status launch_fused_matmul_f32<WeightFormat::f16>(const KernelCall&, const GpuStep&, GpuStream);
+template Status launch_fused_matmul_f32<WeightFormat::bf16>(const KernelCall&, const GpuStep&, GpuStream);
+template Status launch_fused_matmul_f32<WeightFormat::w8>(const KernelCall&, const GpuStep&, GpuStream);
+template Status launch_fused_matmul_f32<WeightFormat::w4>(const KernelCall&, const GpuStep&, GpuStream);
+template Status launch_fused_matmul_f32<WeightFormat::fp8>(const KernelCall&, const GpuStep&, GpuStream);
 
 template <WeightFormat F>
 uint64_t matmul_f32_workspace(const KernelCall& call) {

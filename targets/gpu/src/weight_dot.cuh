@@ -104,21 +104,33 @@ __device__ __forceinline__ float row_scale(const WeightMatrix& w, int64_t row) {
   else return 1.0f;
 }
 
+// Where a lane's activations come from. The plain source reads TB rows of x; a fused kernel
+// passes its own (matmul.cu: the rms_norm prologue), whose load() may also accumulate state.
+// load(t, k, live) returns x_t[k .. k+3]; `live` is false for the padding vectors of the last
+// pass (their products are discarded).
+template <int TB>
+struct RowsOfX {
+  const float* xt[TB];
+  // Tokens t >= n_tok reuse the last valid row (their results are discarded by the caller), which
+  // keeps the loop branch-free.
+  __device__ __forceinline__ RowsOfX(const float* x, int64_t x_stride, int n_tok) {
+#pragma unroll
+    for (int t = 0; t < TB; ++t) xt[t] = x + int64_t(t < n_tok ? t : n_tok - 1) * x_stride;
+  }
+  __device__ __forceinline__ float4 load(int t, int64_t k, bool) const { return load_shared16(xt[t] + k); }
+};
+
 // Lane's share of sum_k W[rows[r], k] * x_t[k] for R rows and TB tokens, 16-byte path.
 // Requires K % kPerVec == 0, 16-byte aligned row starts and x rows (x_stride % 4 == 0), and for
-// w4 group % 32 == 0 (a vector never straddles two scale groups). Tokens t >= n_tok reuse the
-// last valid x row (their results are discarded by the caller), which keeps the loop branch-free.
+// w4 group % 32 == 0 (a vector never straddles two scale groups).
 // U vectors per row are loaded before the first is used: R * U 16-byte loads in flight per lane.
-template <WeightFormat F, int R, int TB, int U>
-__device__ __forceinline__ void lane_dot_vec(const WeightMatrix& w, const int64_t (&rows)[R], const float* x,
-                                             int64_t x_stride, int n_tok, int lane, float (&acc)[R][TB]) {
+template <WeightFormat F, int R, int TB, int U, class X>
+__device__ __forceinline__ void lane_dot_vec_from(const WeightMatrix& w, const int64_t (&rows)[R], X& xs, int lane,
+                                                  float (&acc)[R][TB]) {
   constexpr int kPer = Fmt<F>::kPerVec;
   const int64_t nvec = w.k / kPer;
   const int64_t rb = row_bytes<F>(w.k);
   const int64_t groups = F == WeightFormat::w4 ? w.k / w.group : 0;  // scales per row
-  const float* xt[TB];
-#pragma unroll
-  for (int t = 0; t < TB; ++t) xt[t] = x + int64_t(t < n_tok ? t : n_tok - 1) * x_stride;
   for (int64_t v0 = lane; v0 < nvec; v0 += int64_t(kLanes) * U) {
     uint4 wv[U][R];
     float sc[U][R];
@@ -149,7 +161,7 @@ __device__ __forceinline__ void lane_dot_vec(const WeightMatrix& w, const int64_
       for (int j = 0; j < kPer / 4; ++j) {
         float4 xv[TB];
 #pragma unroll
-        for (int t = 0; t < TB; ++t) xv[t] = load_shared16(xt[t] + k0 + 4 * j);
+        for (int t = 0; t < TB; ++t) xv[t] = xs.load(t, k0 + 4 * j, live);
 #pragma unroll
         for (int r = 0; r < R; ++r) {
           float q[4];
@@ -173,6 +185,14 @@ __device__ __forceinline__ void lane_dot_vec(const WeightMatrix& w, const int64_
         }
     }
   }
+}
+
+// The same over TB rows of x (row t at x + t * x_stride).
+template <WeightFormat F, int R, int TB, int U>
+__device__ __forceinline__ void lane_dot_vec(const WeightMatrix& w, const int64_t (&rows)[R], const float* x,
+                                             int64_t x_stride, int n_tok, int lane, float (&acc)[R][TB]) {
+  RowsOfX<TB> xs(x, x_stride, n_tok);
+  lane_dot_vec_from<F, R, TB, U>(w, rows, xs, lane, acc);
 }
 
 // One element W[row, k] before the row scale (w4: with its group scale), for the scalar path.

@@ -66,7 +66,7 @@ TEST_CASE("a CUDA artifact opens only where libdse has the CUDA backend", "[gpu]
   REQUIRE(write_tiny_model(f.path(), spec).ok());
   dse_model* m = nullptr;
   const dse_status st = dse_model_open(f.str().c_str(), nullptr, &m);
-  if (dse::runtime::gpu_backend_built()) {
+  if (dse::runtime::gpu_backend_kind() == dse::targets::Backend::cuda) {
     CHECK(st == DSE_OK);
   } else {
     CHECK(st == DSE_TARGET_MISMATCH);

@@ -2,8 +2,9 @@
 // lists resolved into GPU launchers, graph replay of the decode step, device-side greedy sampling.
 // The Session keeps the conversation (history, stop conditions, text) and drives this.
 //
-// Built with DSE_ENABLE_CUDA (runtime/src/gpu/cuda_backend.cpp); other builds refuse GPU
-// artifacts when they are opened, so create_gpu_backend is never reached there.
+// Built with DSE_ENABLE_CUDA or DSE_ENABLE_HIP (runtime/src/gpu/gpu_backend.cpp, one source for
+// both); other builds refuse GPU artifacts when they are opened, so create_gpu_backend is never
+// reached there. A build has one GPU backend: CUDA or HIP, never both.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include "dse/runtime/loaded_model.h"
 #include "dse/runtime/memory_plan.h"
 #include "dse/status.h"
+#include "dse/targets/target_registry.h"
 
 namespace dse::runtime {
 
@@ -27,7 +29,7 @@ class GpuBackend {
   // Copies `n_tokens` ids (1..max_tokens) to the entry's token slot, writes the step (n_tokens,
   // start_pos) into the device step buffer, runs the entry (decode: one graph replay) and waits.
   // Allocates nothing. Errors: the first run-time error a kernel recorded on the device (same
-  // words as the CPU kernels), or a CUDA error naming the call.
+  // words as the CPU kernels), or a CUDA / HIP error naming the call.
   virtual Status run(Entry entry, const int32_t* tokens, uint64_t n_tokens, uint64_t start_pos) = 0;
 
   // Greedy sampling on the device: the id of the largest logit of the last run (ties to the lower
@@ -38,19 +40,24 @@ class GpuBackend {
   // the next run) and returns it: for sampling modes other than greedy and for forward().
   virtual Result<float*> logits_to_host() = 0;
 
-  // Whether the entry point was captured as a CUDA graph at creation (else it runs call by call).
+  // Whether the entry point was captured as a CUDA / HIP graph at creation (else it runs call by call).
   virtual bool captured_as_graph(Entry entry) const = 0;
 };
 
-// True when this build of libdse has a GPU backend (DSE_ENABLE_CUDA).
+// True when this build of libdse has a GPU backend (DSE_ENABLE_CUDA or DSE_ENABLE_HIP).
 bool gpu_backend_built();
+
+// Which one: Backend::cuda or Backend::hip; Backend::cpu when there is none. Artifacts for the
+// other GPU backend are refused when opened.
+targets::Backend gpu_backend_kind();
 
 // Bytes of kernel scratch the GPU launchers of `model`'s instructions need at most (one region
 // reused by every call: calls run in order on one stream); 0 without a GPU backend.
 uint64_t gpu_workspace_bytes(const LoadedModel& model);
 
-// Picks the device (CUDA_VISIBLE_DEVICES / device 0), checks it against the artifact's target
-// and features, checks device memory, takes every region in one cudaMalloc each, loads the
+// Picks the device (CUDA_VISIBLE_DEVICES or HIP_VISIBLE_DEVICES / device 0), checks it against
+// the artifact's target (NVIDIA: compute capability; AMD: gcnArchName) and features, checks
+// device memory, takes every region in one cudaMalloc (hipMalloc) each, loads the
 // weights once and resolves and captures the programs. `plan` is updated with what was actually
 // taken (weights used in place on an integrated GPU). Errors: target_mismatch naming the device
 // and the target, out_of_memory with the numbers, unsupported for a kernel this GPU build lacks.

@@ -1,13 +1,18 @@
-// The argmax kernel of device-side greedy sampling (see cuda_argmax.h).
-#include "cuda_argmax.h"
+// The argmax kernel of device-side greedy sampling (see gpu_argmax.h).
+#include "gpu_argmax.h"
 
 #include <cmath>
 
-namespace dse::runtime::cuda {
+#include "vendor.h"
+
+namespace dse::runtime {
 
 namespace {
 
 constexpr int kThreads = 1024;
+// Reductions run in 32-lane logical warps (vendor.h): on a wave64 AMD GPU a wave holds two, and
+// `width = kLanes` keeps every shuffle inside one.
+constexpr int kLanes = gpu::kLanes;
 
 // (v, i) beats (bv, bi): larger value, or equal value and lower index (the CPU sampler's rule).
 __device__ __forceinline__ bool beats(float v, int32_t i, float bv, int32_t bi) {
@@ -28,17 +33,17 @@ __global__ void __launch_bounds__(kThreads) argmax_f32_kernel(const float* __res
   }
   // Warp, then block reduction of (value, index) pairs.
   for (int off = 16; off > 0; off >>= 1) {
-    const float ov = __shfl_xor_sync(0xffffffffu, best, off);
-    const int32_t oi = __shfl_xor_sync(0xffffffffu, best_i, off);
+    const float ov = __shfl_xor_sync(0xffffffffu, best, off, kLanes);
+    const int32_t oi = __shfl_xor_sync(0xffffffffu, best_i, off, kLanes);
     if (beats(ov, oi, best, best_i)) {
       best = ov;
       best_i = oi;
     }
   }
-  __shared__ float s_v[kThreads / 32];
-  __shared__ int32_t s_i[kThreads / 32];
-  const int warp = int(threadIdx.x) / 32;
-  const int lane = int(threadIdx.x) % 32;
+  __shared__ float s_v[kThreads / kLanes];
+  __shared__ int32_t s_i[kThreads / kLanes];
+  const int warp = int(threadIdx.x) / kLanes;
+  const int lane = int(threadIdx.x) % kLanes;
   if (lane == 0) {
     s_v[warp] = best;
     s_i[warp] = best_i;
@@ -48,8 +53,8 @@ __global__ void __launch_bounds__(kThreads) argmax_f32_kernel(const float* __res
     best = s_v[lane];
     best_i = s_i[lane];
     for (int off = 16; off > 0; off >>= 1) {
-      const float ov = __shfl_xor_sync(0xffffffffu, best, off);
-      const int32_t oi = __shfl_xor_sync(0xffffffffu, best_i, off);
+      const float ov = __shfl_xor_sync(0xffffffffu, best, off, kLanes);
+      const int32_t oi = __shfl_xor_sync(0xffffffffu, best_i, off, kLanes);
       if (beats(ov, oi, best, best_i)) {
         best = ov;
         best_i = oi;
@@ -68,7 +73,7 @@ cudaError_t launch_argmax_f32(const float* d_logits, int64_t n, int32_t* d_out, 
 
 cudaError_t argmax_kernel_runs_here() {
   cudaFuncAttributes attr;
-  return cudaFuncGetAttributes(&attr, argmax_f32_kernel);
+  return cudaFuncGetAttributes(&attr, reinterpret_cast<const void*>(&argmax_f32_kernel));
 }
 
-}  // namespace dse::runtime::cuda
+}  // namespace dse::runtime

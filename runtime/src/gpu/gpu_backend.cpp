@@ -1,6 +1,9 @@
-// The CUDA session backend: device regions, weights loaded once, programs resolved into GPU
-// launchers on fixed device addresses, decode replayed as a CUDA graph, greedy on the device.
+// The GPU session backend: device regions, weights loaded once, programs resolved into GPU
+// launchers on fixed device addresses, decode replayed as a graph, greedy on the device.
+// One source for both vendors: written with the CUDA runtime names, which vendor_runtime.h maps
+// to HIP in a DSE_ENABLE_HIP build (DSE_GPU_HIP).
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <new>
@@ -9,14 +12,15 @@
 #include <utility>
 #include <vector>
 
-#include <cuda_runtime.h>
 #include <zstd.h>
 
-#include "cuda_argmax.h"
+#include "dse/gpu/fusion.h"
 #include "dse/gpu/kernel_registry.h"
 #include "dse/runtime/gpu_backend.h"
 #include "dse/runtime/gpu_device_match.h"
 #include "dse/runtime/program_validation.h"
+#include "gpu_argmax.h"
+#include "vendor_runtime.h"
 
 namespace dse::runtime {
 
@@ -42,7 +46,8 @@ Status cuda_status(cudaError_t e, const std::string& what) {
   if (e == cudaSuccess) return Status::Ok();
   const StatusCode code = e == cudaErrorMemoryAllocation ? StatusCode::out_of_memory : StatusCode::internal;
   return Status(code, what + " failed: " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) +
-                          "); check the driver (nvidia-smi) and that no other process holds the GPU");
+                          "); check the driver (" + gpu::kVendorSmi +
+                          ") and that no other process holds the GPU");
 }
 
 // `what` is evaluated only on failure: building the message (a std::string) on every successful
@@ -61,7 +66,7 @@ struct DeviceBuffer {
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
   ~DeviceBuffer() {
-    if (ptr) cudaFree(ptr);
+    if (ptr) (void)cudaFree(ptr);
   }
   uint8_t* data() const { return static_cast<uint8_t*>(ptr); }
 };
@@ -95,6 +100,7 @@ struct GpuProgram {
   std::vector<KernelCall> calls;
   std::vector<const gpu::GpuKernelInfo*> kernels;
   std::vector<std::string_view> kernel_names;
+  gpu::FusionStorage fusion;  // operands of the calls fuse_decode_calls merged
   cudaGraphExec_t graph = nullptr;  // the whole program, captured once; null: launched call by call
 };
 
@@ -158,15 +164,16 @@ uint64_t entry_workspace_bytes(const LoadedModel& model, const EntryPointInfo& e
 // Rounded to 256 bytes so that the control block after the scratch stays aligned.
 constexpr uint64_t kControlBytes = 256;
 
-class CudaBackend final : public GpuBackend {
+class DeviceBackend final : public GpuBackend {
  public:
-  ~CudaBackend() override {
+  ~DeviceBackend() override {
+    // A failed release leaves nothing to do (HIP declares these results [[nodiscard]]).
     for (GpuProgram* p : {&prefill_, &decode_}) {
-      if (p->graph) cudaGraphExecDestroy(p->graph);
+      if (p->graph) (void)cudaGraphExecDestroy(p->graph);
     }
-    if (stream_) cudaStreamDestroy(stream_);
-    if (pinned_) cudaFreeHost(pinned_);
-    if (registered_) cudaHostUnregister(registered_);
+    if (stream_) (void)cudaStreamDestroy(stream_);
+    if (pinned_) (void)cudaFreeHost(pinned_);
+    if (registered_) (void)cudaHostUnregister(registered_);
   }
 
   static Result<std::unique_ptr<GpuBackend>> create(const LoadedModel& model, MemoryPlan& plan,
@@ -202,7 +209,7 @@ class CudaBackend final : public GpuBackend {
   }
 
   Result<int32_t> argmax() override {
-    DSE_CUDA_TRY(cuda::launch_argmax_f32(last_logits_, int64_t(vocab_), &d_control_->token, stream_),
+    DSE_CUDA_TRY(launch_argmax_f32(last_logits_, int64_t(vocab_), &d_control_->token, stream_),
                  "launching the argmax kernel");
     DSE_CUDA_TRY(cudaMemcpyAsync(&h_control_->error, &d_control_->error, kErrorAndTokenBytes, cudaMemcpyDeviceToHost,
                                  stream_),
@@ -222,7 +229,7 @@ class CudaBackend final : public GpuBackend {
   }
 
  private:
-  CudaBackend() = default;
+  DeviceBackend() = default;
 
   // Enqueues a whole program: the captured graph, or every launcher in order.
   Status launch(GpuProgram& p, uint64_t n_tokens, uint64_t start_pos) {
@@ -260,7 +267,7 @@ class CudaBackend final : public GpuBackend {
     if (!enqueued.ok()) {
       // A launcher that cannot be captured is run call by call; a static problem with the call
       // itself is then reported, with the kernel's name, by the first run.
-      if (graph) cudaGraphDestroy(graph);
+      if (graph) (void)cudaGraphDestroy(graph);
       (void)cudaGetLastError();
       return Status::Ok();
     }
@@ -269,7 +276,7 @@ class CudaBackend final : public GpuBackend {
       return Status::Ok();  // launched call by call
     }
     const cudaError_t inst = cudaGraphInstantiate(&p.graph, graph, 0);
-    cudaGraphDestroy(graph);
+    (void)cudaGraphDestroy(graph);
     if (inst != cudaSuccess) {
       (void)cudaGetLastError();
       p.graph = nullptr;
@@ -311,10 +318,18 @@ class CudaBackend final : public GpuBackend {
 
 Result<GpuDeviceProps> query_device() {
   int ordinal = 0;
-  DSE_CUDA_TRY(cudaGetDevice(&ordinal), "finding a CUDA device");
+  DSE_CUDA_TRY(cudaGetDevice(&ordinal), std::string("finding a ") + gpu::kVendorApi + " device");
   cudaDeviceProp prop;
-  DSE_CUDA_TRY(cudaGetDeviceProperties(&prop, ordinal), "reading the properties of CUDA device " + std::to_string(ordinal));
+  DSE_CUDA_TRY(cudaGetDeviceProperties(&prop, ordinal),
+               std::string("reading the properties of ") + gpu::kVendorApi + " device " + std::to_string(ordinal));
   GpuDeviceProps d;
+#if defined(DSE_GPU_HIP)
+  // The architecture of an AMD GPU is its gcnArchName ("gfx90a:sramecc+:xnack-"), not major.minor.
+  d.backend = targets::Backend::hip;
+  d.arch_name = prop.gcnArchName;
+#else
+  d.backend = targets::Backend::cuda;
+#endif
   d.name = prop.name;
   d.ordinal = ordinal;
   d.major = prop.major;
@@ -371,7 +386,7 @@ Status stream_zstd_to_device(const LoadedModel& model, size_t seg, uint8_t* dst,
   return st;
 }
 
-Status CudaBackend::load_weights(const LoadedModel& model, const GpuDeviceProps& dev, MemoryPlan& plan,
+Status DeviceBackend::load_weights(const LoadedModel& model, const GpuDeviceProps& dev, MemoryPlan& plan,
                                  std::vector<void*>& addresses) {
   const std::vector<SlotInfo>& slots = model.slots();
   const RegionInfo& wr = model.region(fb::RegionKind::Weights);
@@ -419,7 +434,7 @@ Status CudaBackend::load_weights(const LoadedModel& model, const GpuDeviceProps&
   struct FreeHost {
     void* p;
     ~FreeHost() {
-      if (p) cudaFreeHost(p);
+      if (p) (void)cudaFreeHost(p);
     }
   } free_chunk{chunk};
 
@@ -467,7 +482,7 @@ Status CudaBackend::load_weights(const LoadedModel& model, const GpuDeviceProps&
   return Status::Ok();
 }
 
-Result<std::unique_ptr<GpuBackend>> CudaBackend::create(const LoadedModel& model, MemoryPlan& plan,
+Result<std::unique_ptr<GpuBackend>> DeviceBackend::create(const LoadedModel& model, MemoryPlan& plan,
                                                         uint64_t memory_limit_bytes) {
   Result<GpuDeviceProps> dev = query_device();
   if (!dev.ok()) return dev.status();
@@ -476,19 +491,24 @@ Result<std::unique_ptr<GpuBackend>> CudaBackend::create(const LoadedModel& model
   if (target && target->required_features()) {
     for (const auto* f : *target->required_features()) required.push_back(f->str());
   }
-  Result<const targets::TargetDesc*> matched = match_cuda_device(*dev, model.strings().target, required);
+  Result<const targets::TargetDesc*> matched = match_gpu_device(*dev, model.strings().target, required);
   if (!matched.ok()) return matched.status();
-  if (cudaError_t e = cuda::argmax_kernel_runs_here(); e != cudaSuccess) {
+  if (cudaError_t e = argmax_kernel_runs_here(); e != cudaSuccess) {
     (void)cudaGetLastError();
+    // The value to add to the architectures: CMake writes sm_90a as "90a", AMD targets as named.
+    const std::string arch = dev->backend == targets::Backend::hip
+                                 ? device_target_name(*dev)
+                                 : std::to_string(dev->major * 10 + dev->minor) + (dev->major == 9 ? "a" : "");
     return Status(StatusCode::target_mismatch,
-                  "this build of libdse has no GPU code for " + cuda_target_name(dev->major, dev->minor) + " (" +
-                      dev->name + "): " + cudaGetErrorString(e) + "; rebuild it with CMAKE_CUDA_ARCHITECTURES including " +
-                      std::to_string(dev->major * 10 + dev->minor) + (dev->major == 9 ? "a" : ""));
+                  "this build of libdse has no GPU code for " + device_target_name(*dev) + " (" + dev->name +
+                      "): " + cudaGetErrorString(e) + "; rebuild it with " + gpu::kArchitecturesVariable +
+                      " including " + arch);
   }
 
-  std::unique_ptr<CudaBackend> b(new CudaBackend());
+  std::unique_ptr<DeviceBackend> b(new DeviceBackend());
   b->vocab_ = model.vocab_size();
-  DSE_CUDA_TRY(cudaStreamCreateWithFlags(&b->stream_, cudaStreamNonBlocking), "creating a CUDA stream");
+  DSE_CUDA_TRY(cudaStreamCreateWithFlags(&b->stream_, cudaStreamNonBlocking),
+               std::string("creating a ") + gpu::kVendorApi + " stream");
 
   // Device memory up front, with the numbers, before anything is taken. An integrated GPU uses
   // less (weights in place); the plan is revised once the mapping is known.
@@ -535,6 +555,11 @@ Result<std::unique_ptr<GpuBackend>> CudaBackend::create(const LoadedModel& model
   }
   DSE_RETURN_IF_ERROR(resolve_program(model, model.prefill(), addresses, b->prefill_));
   DSE_RETURN_IF_ERROR(resolve_program(model, model.decode(), addresses, b->decode_));
+  // Fewer launches per decode step (norms, q/k/v and residual adds merged into the GEMVs); same
+  // results. DSE_GPU_FUSION (a list of norm, merge, residual; or none) selects them for measuring.
+  const char* fusion_env = std::getenv("DSE_GPU_FUSION");
+  gpu::fuse_decode_calls({&b->decode_.calls, &b->decode_.kernels, &b->decode_.kernel_names}, b->decode_.fusion,
+                         fusion_env ? gpu::parse_fusion_options(fusion_env) : gpu::FusionOptions{});
   b->last_logits_ = b->decode_.d_logits;
 
   // Both programs are captured once; the decode graph is what every token replays.
@@ -551,7 +576,7 @@ Result<std::unique_ptr<GpuBackend>> CudaBackend::create(const LoadedModel& model
   for (GpuProgram* p : {&b->decode_, &b->prefill_}) {
     if (p->graph) DSE_CUDA_TRY(cudaGraphLaunch(p->graph, b->stream_), "warming up the " + std::string(p->name) + " graph");
   }
-  DSE_CUDA_TRY(cuda::launch_argmax_f32(b->decode_.d_logits, int64_t(b->vocab_), &b->d_control_->token, b->stream_),
+  DSE_CUDA_TRY(launch_argmax_f32(b->decode_.d_logits, int64_t(b->vocab_), &b->d_control_->token, b->stream_),
                "launching the argmax kernel");
   DSE_CUDA_TRY(cudaMemsetAsync(&b->d_control_->error, 0, sizeof(gpu::GpuErrorRecord), b->stream_),
                "clearing the error record");
@@ -563,6 +588,12 @@ Result<std::unique_ptr<GpuBackend>> CudaBackend::create(const LoadedModel& model
 
 bool gpu_backend_built() { return true; }
 
+#if defined(DSE_GPU_HIP)
+targets::Backend gpu_backend_kind() { return targets::Backend::hip; }
+#else
+targets::Backend gpu_backend_kind() { return targets::Backend::cuda; }
+#endif
+
 uint64_t gpu_workspace_bytes(const LoadedModel& model) {
   return std::max(entry_workspace_bytes(model, model.prefill()), entry_workspace_bytes(model, model.decode())) +
          kControlBytes;
@@ -570,7 +601,7 @@ uint64_t gpu_workspace_bytes(const LoadedModel& model) {
 
 Result<std::unique_ptr<GpuBackend>> create_gpu_backend(const LoadedModel& model, MemoryPlan& plan,
                                                        uint64_t memory_limit_bytes) {
-  return CudaBackend::create(model, plan, memory_limit_bytes);
+  return DeviceBackend::create(model, plan, memory_limit_bytes);
 }
 
 }  // namespace dse::runtime

@@ -1,0 +1,65 @@
+// Decode-step fusion on the GPU: a peephole pass over a resolved program that merges
+//   matmul_f32_<w> x up to 3, same x          (q, k, v: one launch over all their rows)
+//   rms_norm_f32 -> matmul_f32_<w>            (the norm done inside the GEMV)
+//   matmul_f32_<w> -> add_f32                 (the residual add done by the GEMV's epilogue)
+// and these together, into one launch. The artifact and docs/KERNELS.md do not change: the
+// program's meaning is the same (the fused kernels also write every intermediate the unfused
+// calls wrote), only the number of launches per decode step drops, which is what limits small
+// models at batch 1. Applied only where it is safe by addresses: the merged calls must read what
+// the previous one wrote, and no output may overlap an input of the other call.
+#pragma once
+
+#include <deque>
+#include <string_view>
+#include <vector>
+
+#include "dse/gpu/kernel_registry.h"
+
+namespace dse::gpu {
+
+// A program as the runtime holds it: parallel lists of calls, their launchers and kernel names.
+struct GpuCallList {
+  std::vector<KernelCall>* calls;
+  std::vector<const GpuKernelInfo*>* kernels;
+  std::vector<std::string_view>* names;
+};
+
+// Operands and parameters of one fused call (launch_fused_matmul_f32's layout, matmul.cuh).
+struct FusedCallOperands {
+  TensorView views[5 + 4 * 3];
+  int64_t iparams[3];
+  float fparams[1];
+};
+
+// Storage of the fused calls' operands: a deque, so that addresses stay valid as it grows and
+// each call's operands are contiguous. Keep it alive as long as the program.
+struct FusionStorage {
+  std::deque<FusedCallOperands> calls;
+};
+
+struct FusionStats {
+  int norms_fused = 0;      // rms_norm calls that became a GEMV prologue
+  int residuals_fused = 0;  // add_f32 calls that became a GEMV epilogue
+  int matmuls_merged = 0;   // matmul calls that joined an earlier one's launch
+};
+
+// Which fusions to make. The defaults are the ones that paid on an H200 (docs/PERF.md): merging
+// and the residual epilogue took a 1.5B int4 decode from 339 to 377 tok/s and a 7B from 212 to
+// 234; the norm prologue made both slower (269 and 126 tok/s: every warp re-reads x and the
+// norm weight and the GEMV drops to 2 rows per warp), so it is there to be measured, not used.
+struct FusionOptions {
+  bool norm = false;
+  bool merge = true;
+  bool residual = true;
+};
+
+// Options from a comma-separated list of "norm", "merge", "residual", "none" or "all" (the value
+// of DSE_GPU_FUSION, which the runtime reads, so that each fusion can be measured on its own);
+// unknown words are ignored.
+FusionOptions parse_fusion_options(std::string_view list);
+
+// Rewrites `program` in place. Calls are fused only when every operand is a decode operand
+// (token capacity 1) on the GEMV's 16-byte path; anything else is left as it was.
+FusionStats fuse_decode_calls(const GpuCallList& program, FusionStorage& storage, const FusionOptions& options = {});
+
+}  // namespace dse::gpu

@@ -1,0 +1,207 @@
+// The decode fusion pass (dse/gpu/fusion.h).
+#include "dse/gpu/fusion.h"
+
+#include <cstdint>
+#include <optional>
+
+#include "dse/cpu/weight_format.h"
+#include "matmul.cuh"
+
+namespace dse::gpu {
+namespace {
+
+using cpu::WeightFormat;
+
+std::optional<WeightFormat> matmul_format(std::string_view name) {
+  constexpr std::string_view prefix = "matmul_f32_";
+  if (name.substr(0, prefix.size()) != prefix) return std::nullopt;
+  for (WeightFormat f : cpu::kAllWeightFormats)
+    if (name.substr(prefix.size()) == cpu::weight_format_name(f)) return f;
+  return std::nullopt;
+}
+
+template <WeightFormat F>
+constexpr GpuKernelInfo fused_info() {
+  return {"fused_matmul_f32", launch_fused_matmul_f32<F>, [](const KernelCall&) -> uint64_t { return 0; }};
+}
+
+constexpr GpuKernelInfo kFused[] = {fused_info<WeightFormat::f32>(), fused_info<WeightFormat::f16>(),
+                                    fused_info<WeightFormat::bf16>(), fused_info<WeightFormat::w8>(),
+                                    fused_info<WeightFormat::w4>(), fused_info<WeightFormat::fp8>()};
+
+const GpuKernelInfo* fused_kernel(WeightFormat f) { return &kFused[static_cast<int>(f)]; }
+
+// Byte ranges of two operands overlap (null data never overlaps).
+bool overlap(const TensorView& a, const TensorView& b) {
+  if (a.data == nullptr || b.data == nullptr) return false;
+  const auto a0 = reinterpret_cast<uintptr_t>(a.data), b0 = reinterpret_cast<uintptr_t>(b.data);
+  return a0 < b0 + b.bytes && b0 < a0 + a.bytes;
+}
+
+bool same(const TensorView& a, const TensorView& b) {
+  return a.data == b.data && a.bytes == b.bytes && a.shape[0] == b.shape[0] && a.shape[1] == b.shape[1];
+}
+
+}  // namespace
+
+FusionOptions parse_fusion_options(std::string_view list) {
+  FusionOptions o{false, false, false};
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    const std::string_view word = list.substr(0, comma);
+    if (word == "norm") o.norm = true;
+    else if (word == "merge") o.merge = true;
+    else if (word == "residual") o.residual = true;
+    else if (word == "all") o = FusionOptions{true, true, true};
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  }
+  return o;
+}
+
+FusionStats fuse_decode_calls(const GpuCallList& program, FusionStorage& storage, const FusionOptions& options) {
+  std::vector<KernelCall>& calls = *program.calls;
+  std::vector<const GpuKernelInfo*>& kernels = *program.kernels;
+  std::vector<std::string_view>& names = *program.names;
+  std::vector<KernelCall> out_calls;
+  std::vector<const GpuKernelInfo*> out_kernels;
+  std::vector<std::string_view> out_names;
+  FusionStats stats;
+  size_t i = 0;
+  while (i < calls.size()) {
+    // A matmul at i (plain) or at i + 1 after the rms_norm that produces its input.
+    size_t m = i;
+    bool norm = false;
+    if (options.norm && names[i] == "rms_norm_f32" && i + 1 < calls.size() && matmul_format(names[i + 1])) {
+      const KernelCall& nc = calls[i];
+      const KernelCall& mc = calls[i + 1];
+      const TensorView& out = mc.operands[mc.n_operands - 1];
+      norm = same(mc.operands[0], nc.operands[2]) && !overlap(nc.operands[0], nc.operands[2]) &&
+             !overlap(out, nc.operands[0]) && !overlap(out, nc.operands[1]) && !overlap(out, nc.operands[2]) &&
+             nc.operands[0].shape[1] == nc.operands[2].shape[1];
+      if (norm) m = i + 1;
+    }
+    const std::optional<WeightFormat> f = matmul_format(names[m]);
+    if (!f || !fused_matmul_applies(*f, calls[m].operands[0], calls[m].operands[1])) {
+      out_calls.push_back(calls[i]);
+      out_kernels.push_back(kernels[i]);
+      out_names.push_back(names[i]);
+      ++i;
+      continue;
+    }
+    const KernelCall& mc = calls[m];
+    const TensorView& x = norm ? calls[i].operands[0] : mc.operands[0];
+    // Reads of the fused launch that no write of it may overlap.
+    std::vector<TensorView> inputs{x};
+    if (norm) inputs.insert(inputs.end(), {calls[i].operands[1], calls[i].operands[2]});
+    auto add_inputs = [&](const KernelCall& c) {
+      for (uint32_t j = 1; j + 1 < c.n_operands; ++j) inputs.push_back(c.operands[j]);  // W, scales, bias
+    };
+    add_inputs(mc);
+    std::vector<TensorView> outputs{mc.operands[mc.n_operands - 1]};
+    auto hits_inputs = [&](const TensorView& v) {
+      for (const TensorView& in : inputs)
+        if (overlap(v, in)) return true;
+      return false;
+    };
+    auto hits = [&](const TensorView& v) {
+      for (const TensorView& o : outputs)
+        if (overlap(v, o)) return true;
+      return hits_inputs(v);
+    };
+    if (hits_inputs(outputs[0])) {  // an output over an input: leave the calls alone
+      out_calls.push_back(calls[i]);
+      out_kernels.push_back(kernels[i]);
+      out_names.push_back(names[i]);
+      ++i;
+      continue;
+    }
+    // Matmuls right after it with the same x, format, K and group: one launch over their rows.
+    std::vector<size_t> parts{m};
+    while (options.merge && parts.size() < 3 && parts.back() + 1 < calls.size()) {
+      const size_t j = parts.back() + 1;
+      if (names[j] != names[m]) break;
+      const KernelCall& c = calls[j];
+      const TensorView& o = c.operands[c.n_operands - 1];
+      if (!same(c.operands[0], mc.operands[0]) || c.operands[1].shape[1] != mc.operands[1].shape[1] ||
+          c.operands[1].group_size != mc.operands[1].group_size ||
+          !fused_matmul_applies(*f, c.operands[0], c.operands[1]))
+        break;
+      const size_t n_inputs = inputs.size();
+      add_inputs(c);
+      bool clash = hits(o);
+      for (size_t k = n_inputs; k < inputs.size() && !clash; ++k)
+        for (const TensorView& prev : outputs) clash = clash || overlap(prev, inputs[k]);
+      if (clash) {
+        inputs.resize(n_inputs);
+        break;
+      }
+      outputs.push_back(o);
+      parts.push_back(j);
+    }
+    // The residual add right after a single matmul: add(a, b -> o) with the matmul's output as a
+    // or b; the other operand r is the residual, o = r + out (o may be r itself, or disjoint).
+    const TensorView& out = outputs[0];
+    bool residual = false;
+    TensorView res_in{}, res_out{};
+    const size_t last = parts.back();
+    if (options.residual && parts.size() == 1 && last + 1 < calls.size() && names[last + 1] == "add_f32") {
+      const KernelCall& ac = calls[last + 1];
+      const TensorView &a = ac.operands[0], &b = ac.operands[1], &o = ac.operands[2];
+      const TensorView* r = same(a, out) ? &b : (same(b, out) ? &a : nullptr);
+      if (r != nullptr && o.shape[0] == 1 && o.shape[1] == out.shape[1] && r->shape[1] == out.shape[1] &&
+          (same(*r, o) || !overlap(*r, o)) && !hits(o)) {
+        residual = true;
+        res_in = *r;
+        res_out = o;
+      }
+    }
+    if (!norm && !residual && parts.size() == 1) {
+      out_calls.push_back(calls[i]);
+      out_kernels.push_back(kernels[i]);
+      out_names.push_back(names[i]);
+      ++i;
+      continue;
+    }
+    // launch_fused_matmul_f32's operands (matmul.cuh).
+    FusedCallOperands& st = storage.calls.emplace_back();
+    st.views[0] = x;
+    st.views[1] = norm ? calls[i].operands[1] : TensorView{};
+    st.views[2] = norm ? calls[i].operands[2] : TensorView{};
+    st.views[3] = res_in;
+    st.views[4] = res_out;
+    for (size_t p = 0; p < parts.size(); ++p) {
+      const KernelCall& c = calls[parts[p]];
+      const bool has_bias = c.iparams[0] != 0;
+      TensorView* q = st.views + 5 + 4 * p;
+      q[0] = c.operands[1];
+      q[1] = cpu::has_scale_slot(*f) ? c.operands[2] : TensorView{};
+      q[2] = has_bias ? c.operands[c.n_operands - 2] : TensorView{};
+      q[3] = c.operands[c.n_operands - 1];
+    }
+    st.iparams[0] = norm ? 1 : 0;
+    st.iparams[1] = residual ? 1 : 0;
+    st.iparams[2] = int64_t(parts.size());
+    st.fparams[0] = norm ? calls[i].fparams[0] : 0.0f;
+    KernelCall fused;
+    fused.operands = st.views;
+    fused.n_operands = uint32_t(5 + 4 * parts.size());
+    fused.iparams = st.iparams;
+    fused.n_iparams = 3;
+    fused.fparams = st.fparams;
+    fused.n_fparams = 1;
+    out_calls.push_back(fused);
+    out_kernels.push_back(fused_kernel(*f));
+    out_names.push_back(norm ? (residual ? "rms_norm_f32+matmul+add_f32" : "rms_norm_f32+matmul")
+                             : (residual ? "matmul+add_f32" : "matmul"));
+    stats.norms_fused += norm ? 1 : 0;
+    stats.residuals_fused += residual ? 1 : 0;
+    stats.matmuls_merged += int(parts.size()) - 1;
+    i = last + (residual ? 2 : 1);
+  }
+  calls = std::move(out_calls);
+  kernels = std::move(out_kernels);
+  names = std::move(out_names);
+  return stats;
+}
+
+}  // namespace dse::gpu

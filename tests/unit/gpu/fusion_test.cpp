@@ -1,0 +1,255 @@
+// The decode fusion pass (dse/gpu/fusion.h): which calls it merges (host only, no GPU needed) and
+// that a fused program leaves exactly what the unfused one leaves in every buffer (GPU).
+#include "dse/gpu/fusion.h"
+
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/generators/catch_generators.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <cuda_runtime.h>
+#include <string>
+
+#include "dse/cpu/weight_format.h"
+#include "gpu_test_support.h"
+
+namespace dse::gpu::test {
+namespace {
+
+using cpu::WeightFormat;
+
+const FusionOptions kAll{true, true, true};  // every fusion, also those off by default
+
+TensorView view_at(void* data, DType dtype, int64_t rows, int64_t cols, int32_t group = 0) {
+  TensorView v;
+  v.data = data;
+  v.dtype = dtype;
+  v.rank = 2;
+  v.shape[0] = rows;
+  v.shape[1] = cols;
+  v.bytes = uint64_t(cpu::dtype_bytes(dtype, rows * cols));
+  v.group_size = group;
+  return v;
+}
+
+TensorView vector_at(void* data, int64_t n) {
+  TensorView v = view_at(data, DType::f32, n, 1);
+  v.rank = 1;
+  v.shape[1] = 0;
+  return v;
+}
+
+// A program of the shape a Llama layer's decode step has around one norm:
+//   rms_norm(R -> Y); matmul W1 (Y -> A1); matmul W1b + bias (Y -> A2); matmul W2 (A1 -> B);
+//   add(B, R -> R or R2)
+// on addresses from `base` (256-byte aligned offsets); `in_place_norm` makes Y the same buffer as
+// R, `new_residual` makes the add write a new buffer R2 (as dsc's plans mostly do).
+struct Program {
+  std::vector<TensorView> views;  // reserved: KernelCall::operands points into it
+  std::vector<int64_t> ip_none{}, ip_no_bias{0}, ip_bias{1};
+  std::vector<float> fp_norm{1e-5f};
+  std::vector<KernelCall> calls;
+  std::vector<const GpuKernelInfo*> kernels;
+  std::vector<std::string_view> names;
+
+  Program(uint8_t* base, WeightFormat f, int64_t t, int64_t k, int64_t n1, int32_t group, bool in_place_norm,
+          bool new_residual = false) {
+    views.reserve(64);
+    uint64_t off = 0;
+    auto take = [&](uint64_t bytes) {
+      uint8_t* p = base + off;
+      off += (bytes + 255) / 256 * 256;
+      return p;
+    };
+    const DType wd = cpu::weight_dtype(f);
+    uint8_t* r = take(uint64_t(t * k * 4));
+    uint8_t* g = take(uint64_t(k * 4));
+    uint8_t* y = in_place_norm ? r : take(uint64_t(t * k * 4));
+    auto weight = [&](int64_t rows, int64_t cols, std::vector<TensorView>& ops) {
+      ops.push_back(view_at(take(uint64_t(cpu::dtype_bytes(wd, rows * cols))), wd, rows, cols, group));
+      if (f == WeightFormat::w4) ops.push_back(view_at(take(uint64_t(rows * cols)), DType::f16, rows, cols / group));
+      else if (cpu::has_scale_slot(f)) ops.push_back(vector_at(take(uint64_t(rows * 4)), rows));
+    };
+    uint8_t* a1 = take(uint64_t(t * n1 * 4));
+    uint8_t* a2 = take(uint64_t(t * n1 * 4));
+    uint8_t* b = take(uint64_t(t * k * 4));
+    uint8_t* r2 = new_residual ? take(uint64_t(t * k * 4)) : r;
+    auto add_call = [&](const std::string& name, const std::vector<TensorView>& ops, std::vector<int64_t>& ip) {
+      KernelCall c;
+      c.operands = views.data() + views.size();
+      c.n_operands = uint32_t(ops.size());
+      for (const TensorView& v : ops) views.push_back(v);
+      c.iparams = ip.data();
+      c.n_iparams = uint32_t(ip.size());
+      if (name == "rms_norm_f32") {
+        c.fparams = fp_norm.data();
+        c.n_fparams = 1;
+      }
+      calls.push_back(c);
+      kernels.push_back(find_gpu_kernel(name));
+      names.push_back(kernels.back()->name);  // static storage, as the runtime's names are
+    };
+    const std::string mm = "matmul_f32_" + std::string(cpu::weight_format_name(f));
+    std::vector<TensorView> m1{view_at(y, DType::f32, t, k)}, m1b{view_at(y, DType::f32, t, k)},
+        m2{view_at(a1, DType::f32, t, n1)};
+    weight(n1, k, m1);
+    weight(n1, k, m1b);
+    weight(k, n1, m2);
+    m1.push_back(view_at(a1, DType::f32, t, n1));
+    m1b.push_back(vector_at(take(uint64_t(n1 * 4)), n1));
+    m1b.push_back(view_at(a2, DType::f32, t, n1));
+    m2.push_back(view_at(b, DType::f32, t, k));
+    add_call("rms_norm_f32", {view_at(r, DType::f32, t, k), vector_at(g, k), view_at(y, DType::f32, t, k)}, ip_none);
+    add_call(mm, m1, ip_no_bias);
+    add_call(mm, m1b, ip_bias);
+    add_call(mm, m2, ip_no_bias);
+    add_call("add_f32", {view_at(b, DType::f32, t, k), view_at(r, DType::f32, t, k), view_at(r2, DType::f32, t, k)},
+             ip_none);
+    bytes = off;
+  }
+  uint64_t bytes = 0;
+  GpuCallList list() { return {&calls, &kernels, &names}; }
+};
+
+}  // namespace
+
+TEST_CASE("fusion merges the norm and the matmuls that share its output, and the residual add", "[gpu][fusion]") {
+  alignas(256) static uint8_t arena[1 << 22];
+  Program p(arena, WeightFormat::w4, 1, 512, 384, 128, false);
+  FusionStorage storage;
+  const FusionStats stats = fuse_decode_calls(p.list(), storage, kAll);
+  CHECK(stats.norms_fused == 1);
+  CHECK(stats.matmuls_merged == 1);
+  CHECK(stats.residuals_fused == 1);
+  REQUIRE(p.calls.size() == 2);
+  CHECK(p.names[0] == "rms_norm_f32+matmul");
+  CHECK(p.calls[0].iparams[2] == 2);
+  CHECK(p.names[1] == "matmul+add_f32");
+}
+
+TEST_CASE("fusion options: defaults and DSE_GPU_FUSION lists", "[gpu][fusion]") {
+  const FusionOptions d;
+  CHECK((!d.norm && d.merge && d.residual));
+  const FusionOptions none = parse_fusion_options("none");
+  CHECK((!none.norm && !none.merge && !none.residual));
+  const FusionOptions some = parse_fusion_options("residual,norm,bogus");
+  CHECK((some.norm && !some.merge && some.residual));
+  const FusionOptions all = parse_fusion_options("all");
+  CHECK((all.norm && all.merge && all.residual));
+  alignas(256) static uint8_t arena[1 << 22];
+  Program p(arena, WeightFormat::w4, 1, 512, 384, 128, false);
+  FusionStorage storage;
+  const FusionStats stats = fuse_decode_calls(p.list(), storage, d);
+  CHECK(stats.norms_fused == 0);
+  CHECK(stats.matmuls_merged == 1);
+  CHECK(stats.residuals_fused == 1);
+  CHECK(p.calls.size() == 3);
+}
+
+TEST_CASE("fusion leaves an in-place norm and prefill programs alone", "[gpu][fusion]") {
+  alignas(256) static uint8_t arena[1 << 22];
+  SECTION("in-place rms_norm: the GEMV would read what another warp writes") {
+    Program p(arena, WeightFormat::w4, 1, 512, 384, 128, true);
+    FusionStorage storage;
+    const FusionStats stats = fuse_decode_calls(p.list(), storage, kAll);
+    CHECK(stats.norms_fused == 0);
+    CHECK(stats.matmuls_merged == 1);
+    CHECK(stats.residuals_fused == 1);
+    REQUIRE(p.calls.size() == 3);
+    CHECK(p.names[0] == "rms_norm_f32");
+  }
+  SECTION("a token capacity above 1") {
+    Program p(arena, WeightFormat::w4, 8, 512, 384, 128, false);
+    FusionStorage storage;
+    const FusionStats stats = fuse_decode_calls(p.list(), storage, kAll);
+    CHECK(stats.norms_fused + stats.matmuls_merged + stats.residuals_fused == 0);
+    CHECK(p.calls.size() == 5);
+  }
+  SECTION("a w4 group the 16-byte path cannot take") {
+    Program p(arena, WeightFormat::w4, 1, 512, 384, 16, false);
+    FusionStorage storage;
+    const FusionStats stats = fuse_decode_calls(p.list(), storage, kAll);
+    CHECK(stats.norms_fused + stats.matmuls_merged + stats.residuals_fused == 0);
+    CHECK(p.calls.size() == 5);
+  }
+}
+
+TEST_CASE("a fused decode program leaves the same bytes as the unfused one in every buffer", "[gpu][fusion]") {
+  if (!gpu_available()) SKIP("no GPU");
+  const WeightFormat f = GENERATE(WeightFormat::w4, WeightFormat::w8, WeightFormat::f16, WeightFormat::bf16,
+                                  WeightFormat::fp8, WeightFormat::f32);
+  const int64_t k = GENERATE(512, 1536), n1 = 384;
+  const bool new_residual = GENERATE(false, true);
+  const int32_t group = f == WeightFormat::w4 ? 128 : 0;
+  INFO("format " << cpu::weight_format_name(f) << " K " << k << " add into a new buffer " << new_residual);
+  // Host image of the arena with random contents where it matters (weights, scales, R, g, bias).
+  void* base = nullptr;
+  const uint64_t arena_bytes = 64ull << 20;
+  REQUIRE(cudaMalloc(&base, arena_bytes) == cudaSuccess);
+  Program unfused(static_cast<uint8_t*>(base), f, 1, k, n1, group, false, new_residual);
+  REQUIRE(unfused.bytes <= arena_bytes);
+  std::mt19937 rng(7u + uint32_t(k));
+  std::vector<uint8_t> image(unfused.bytes, 0);
+  auto fill = [&](const TensorView& v, const std::vector<uint8_t>& src) {
+    std::memcpy(image.data() + (static_cast<uint8_t*>(v.data) - static_cast<uint8_t*>(base)), src.data(),
+                std::min<size_t>(src.size(), v.bytes));
+  };
+  const KernelCall& norm = unfused.calls[0];
+  fill(norm.operands[0], f32_tensor({1, k}, rng, -3.0f, 3.0f).bytes);
+  fill(norm.operands[1], f32_tensor({k}, rng, 0.5f, 1.5f).bytes);
+  for (int c = 1; c <= 3; ++c) {
+    const KernelCall& mm = unfused.calls[size_t(c)];
+    std::vector<Operand> w = packed_weight(f, {mm.operands[1].shape[0], mm.operands[1].shape[1]}, group, rng, 0.05f);
+    for (size_t j = 0; j < w.size(); ++j) fill(mm.operands[1 + j], w[j].bytes);
+  }
+  fill(unfused.calls[2].operands[unfused.calls[2].n_operands - 2], f32_tensor({n1}, rng).bytes);
+
+  StepInfo* d_step;
+  GpuErrorRecord* d_err;
+  REQUIRE(cudaMalloc(&d_step, sizeof(StepInfo)) == cudaSuccess);
+  REQUIRE(cudaMalloc(&d_err, sizeof(GpuErrorRecord)) == cudaSuccess);
+  const StepInfo step{1, 0};
+  REQUIRE(cudaMemcpy(d_step, &step, sizeof(step), cudaMemcpyHostToDevice) == cudaSuccess);
+  REQUIRE(cudaMemset(d_err, 0, sizeof(GpuErrorRecord)) == cudaSuccess);
+  GpuStep gstep;
+  gstep.d_step = d_step;
+  gstep.d_error = d_err;
+  auto run = [&](Program& p) {
+    REQUIRE(cudaMemcpy(base, image.data(), image.size(), cudaMemcpyHostToDevice) == cudaSuccess);
+    for (size_t i = 0; i < p.calls.size(); ++i) REQUIRE(p.kernels[i]->launch(p.calls[i], gstep, nullptr).ok());
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    std::vector<uint8_t> after(image.size());
+    REQUIRE(cudaMemcpy(after.data(), base, after.size(), cudaMemcpyDeviceToHost) == cudaSuccess);
+    return after;
+  };
+  const std::vector<uint8_t> want = run(unfused);
+  Program fused(static_cast<uint8_t*>(base), f, 1, k, n1, group, false, new_residual);
+  FusionStorage storage;
+  const FusionStats stats = fuse_decode_calls(fused.list(), storage, kAll);
+  REQUIRE(stats.norms_fused == 1);
+  REQUIRE(stats.matmuls_merged == 1);
+  REQUIRE(stats.residuals_fused == 1);
+  const std::vector<uint8_t> got = run(fused);
+  // Y, A1, A2, B and R (R2) as f32; the fused GEMV sums W (w x) and scales by 1/rms afterwards, so
+  // results agree to f32 rounding, not bit for bit.
+  auto out_of = [&](size_t c) { return unfused.calls[c].operands[unfused.calls[c].n_operands - 1]; };
+  const TensorView outs[] = {norm.operands[2], out_of(1), out_of(2), out_of(3), norm.operands[0], out_of(4)};
+  for (const TensorView& v : outs) {
+    const size_t at = size_t(static_cast<uint8_t*>(v.data) - static_cast<uint8_t*>(base));
+    const float* a = reinterpret_cast<const float*>(want.data() + at);
+    const float* b = reinterpret_cast<const float*>(got.data() + at);
+    double rms = 0;
+    for (uint64_t i = 0; i < v.bytes / 4; ++i) rms += double(a[i]) * a[i];
+    rms = std::sqrt(rms / double(v.bytes / 4));
+    int bad = 0;
+    for (uint64_t i = 0; i < v.bytes / 4; ++i)
+      if (!(std::fabs(a[i] - b[i]) <= 2e-5 * (std::fabs(a[i]) + rms))) ++bad;
+    INFO("buffer at offset " << at);
+    CHECK(bad == 0);
+  }
+  cudaFree(base);
+  cudaFree(d_step);
+  cudaFree(d_err);
+}
+
+}  // namespace dse::gpu::test
