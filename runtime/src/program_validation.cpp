@@ -233,10 +233,7 @@ Status decode_entry_point(const fb::Artifact& artifact, std::string_view name, u
     // Weights are used in place from a read-only mapping: a kernel that writes one would crash.
     size_t k = 0;
     for (const cpu::OperandSpec& spec : info->operands) {
-      if (spec.present_if_iparam >= 0 &&
-          (size_t(spec.present_if_iparam) >= ii.iparams.size() || ii.iparams[size_t(spec.present_if_iparam)] == 0)) {
-        continue;
-      }
+      if (!cpu::operand_present(spec, call, uint32_t(k))) continue;
       if (k >= ii.operands.size()) break;
       const SlotInfo& s = slots[ii.operands[k]];
       if (writes_operand(spec.role) && s.region == fb::RegionKind::Weights) {

@@ -74,10 +74,21 @@ class GraphBuilder {
                                b_.getI64IntegerAttr(head_dim), b_.getI64IntegerAttr(offset),
                                b_.getI64IntegerAttr(dim), b_.getBoolAttr(interleaved));
   }
-  Value kv_cache(const std::string& name, int64_t width) {
-    auto type = RankedTensorType::get({o_.max_seq_len, width},
-                                      o_.kv_f16 ? Type(b_.getF16Type()) : Type(b_.getF32Type()));
-    return dsg::KvCacheOp::create(b_, loc(name), type, b_.getStringAttr(name));
+  // `groups`: how many scale groups a row of a quantized cache has (one per KV head for GQA
+  // caches, 1 for MLA's latent and rope caches); recorded only when the cache is quantized.
+  Value kv_cache(const std::string& name, int64_t width, int64_t groups) {
+    Type element = b_.getF32Type();
+    switch (o_.kv_dtype) {
+      case KvCacheDType::f32: break;
+      case KvCacheDType::f16: element = b_.getF16Type(); break;
+      case KvCacheDType::i8: element = b_.getIntegerType(8); break;
+      case KvCacheDType::fp8e4m3: element = b_.getType<Float8E4M3FNType>(); break;
+    }
+    auto type = RankedTensorType::get({o_.max_seq_len, width}, element);
+    auto op = dsg::KvCacheOp::create(b_, loc(name), type, b_.getStringAttr(name));
+    if (o_.kv_dtype == KvCacheDType::i8 || o_.kv_dtype == KvCacheDType::fp8e4m3)
+      op.setScaleGroups(groups);
+    return op;
   }
   Value kv_store(Value src, Value cache) {
     return dsg::KvStoreOp::create(b_, src.getLoc(), cache.getType(), src, cache);
@@ -138,8 +149,8 @@ FailureOr<Value> GraphBuilder::attention_gqa(Value h, int64_t l, int64_t T) {
   const bool inter = importer::rope_interleaved(c_);
   q = rope(q, Hq, D, ro, rd, inter);
   k = rope(k, Hkv, D, ro, rd, inter);
-  Value kc = kv_store(k, kv_cache("layers." + std::to_string(l) + ".k_cache", Hkv * D));
-  Value vc = kv_store(v, kv_cache("layers." + std::to_string(l) + ".v_cache", Hkv * D));
+  Value kc = kv_store(k, kv_cache("layers." + std::to_string(l) + ".k_cache", Hkv * D, Hkv));
+  Value vc = kv_store(v, kv_cache("layers." + std::to_string(l) + ".v_cache", Hkv * D, Hkv));
   Value att = dsg::AttentionOp::create(
       b_, loc(n + "attn"), f32({T, Hq * D}), q, kc, vc, b_.getI64IntegerAttr(Hq),
       b_.getI64IntegerAttr(Hkv), b_.getI64IntegerAttr(D), b_.getI64IntegerAttr(D),
@@ -178,9 +189,9 @@ FailureOr<Value> GraphBuilder::attention_mla(Value h, int64_t l, int64_t T) {
   auto pe_w = weight(pe_spec, {dr, H});
   if (failed(lat_w) || failed(kv_norm) || failed(pe_w)) return failure();
   Value latent = rms_norm(linear(h, *lat_w, Value(), n + "latent_raw"), *kv_norm, kMlaNormEps, n + "latent");
-  Value lc = kv_store(latent, kv_cache("layers." + std::to_string(l) + ".latent_cache", C));
+  Value lc = kv_store(latent, kv_cache("layers." + std::to_string(l) + ".latent_cache", C, 1));
   Value pe = rope(linear(h, *pe_w, Value(), n + "k_pe"), 1, dr, 0, dr, importer::rope_interleaved(c_));
-  Value pc = kv_store(pe, kv_cache("layers." + std::to_string(l) + ".pe_cache", dr));
+  Value pc = kv_store(pe, kv_cache("layers." + std::to_string(l) + ".pe_cache", dr, 1));
 
   const std::string kv_b = p + "kv_b_proj.weight";
   auto w_uk = weight(dsg::WeightSpec{p + "w_uk", "mla_absorb", "mla_w_uk", {kv_b}}, {Hh, dn, C});

@@ -47,6 +47,16 @@ FailureOr<std::pair<std::string, int64_t>> dtype_of(Type t) {
   return failure();
 }
 
+// A cache's element type as a slot dtype: f32 and f16, or i8 and fp8e4m3 (quantized, with a scale
+// slot; docs/KERNELS.md "Quantized KV caches").
+FailureOr<std::pair<std::string, bool>> cache_dtype_of(Type t) {
+  if (t.isF32()) return std::make_pair(std::string("f32"), false);
+  if (t.isF16()) return std::make_pair(std::string("f16"), false);
+  if (t.isInteger(8)) return std::make_pair(std::string("i8"), true);
+  if (isa<Float8E4M3FNType>(t)) return std::make_pair(std::string("fp8e4m3"), true);
+  return failure();
+}
+
 class Lowering {
  public:
   Lowering(ModuleOp module, StringRef target)
@@ -59,7 +69,9 @@ class Lowering {
   // `hint` names the slot unless the value has a NameLoc (and `use_loc`).
   FailureOr<std::string> activation(Value v, StringRef hint, bool use_loc = true);
   FailureOr<std::string> weight(WeightOp op);
-  std::string cache(KvCacheOp op);
+  LogicalResult cache(KvCacheOp op);
+  // The operands of a cache in a kernel call: the cache and, when quantized, its scales.
+  void cache_operands(Value c, SmallVectorImpl<std::string>& out);
   std::string name_of(Value v) { return names_.lookup(v); }
   void call(Location loc, StringRef kernel, ArrayRef<std::string> operands,
             ArrayRef<int64_t> iparams = {}, ArrayRef<float> fparams = {});
@@ -80,6 +92,7 @@ class Lowering {
   llvm::DenseMap<Value, std::string> names_;
   llvm::StringSet<> defined_;
   llvm::StringMap<std::string> scales_of_weight_;
+  llvm::StringMap<std::string> scales_of_cache_;
 };
 
 std::string Lowering::unique(StringRef base) {
@@ -162,20 +175,47 @@ FailureOr<std::string> Lowering::weight(WeightOp op) {
   return name;
 }
 
-std::string Lowering::cache(KvCacheOp op) {
+LogicalResult Lowering::cache(KvCacheOp op) {
   std::string name = op.getName().str();
   names_[op.getResult()] = name;
-  if (defined_.contains(name)) return name;
+  if (defined_.contains(name)) return success();
+  auto type = dyn_cast<RankedTensorType>(op.getType());
+  if (!type || type.getRank() != 2 || !type.hasStaticShape())
+    return op.emitOpError() << "expected a static [max_seq_len, width] cache, found " << op.getType();
+  auto dtype = cache_dtype_of(type.getElementType());
+  if (failed(dtype))
+    return op.emitOpError() << "caches are f32, f16, i8 or f8E4M3FN, found " << type.getElementType();
+  const int64_t rows = type.getDimSize(0), width = type.getDimSize(1);
+  const int64_t groups = int64_t(op.getScaleGroups());
+  if (dtype->second && (groups < 1 || width % groups != 0))
+    return op.emitOpError() << "scale_groups " << groups << " must be at least 1 and divide the row of "
+                            << width << " values";
   defined_.insert(name);
-  auto type = op.getType();
-  auto dtype = dtype_of(type.getElementType());
+  const int64_t element_bytes = dtype->first == "f32" ? 4 : dtype->first == "f16" ? 2 : 1;
   dsx::SlotOp::create(slots_, op.getLoc(), slots_.getStringAttr(name),
                       slots_.getStringAttr("kv_cache"), slots_.getStringAttr(dtype->first),
                       slots_.getDenseI64ArrayAttr(type.getShape()),
-                      slots_.getI64IntegerAttr(type.getNumElements() * dtype->second),
+                      slots_.getI64IntegerAttr(rows * width * element_bytes),
                       slots_.getI64IntegerAttr(-1), slots_.getI64IntegerAttr(0), DictionaryAttr(),
                       FlatSymbolRefAttr());
-  return name;
+  if (dtype->second) {
+    // One f32 scale per (position, group), in the kv_cache region beside the cache.
+    std::string scales = unique(name + ".scales");
+    dsx::SlotOp::create(slots_, op.getLoc(), slots_.getStringAttr(scales),
+                        slots_.getStringAttr("kv_cache"), slots_.getStringAttr("f32"),
+                        slots_.getDenseI64ArrayAttr({rows, groups}),
+                        slots_.getI64IntegerAttr(rows * groups * 4), slots_.getI64IntegerAttr(-1),
+                        slots_.getI64IntegerAttr(0), DictionaryAttr(), FlatSymbolRefAttr());
+    scales_of_cache_[name] = scales;
+  }
+  return success();
+}
+
+void Lowering::cache_operands(Value c, SmallVectorImpl<std::string>& out) {
+  std::string name = name_of(c);
+  out.push_back(name);
+  auto it = scales_of_cache_.find(name);
+  if (it != scales_of_cache_.end()) out.push_back(it->second);
 }
 
 void Lowering::call(Location loc, StringRef kernel, ArrayRef<std::string> operands,
@@ -198,9 +238,11 @@ LogicalResult Lowering::lower_op(Operation* op) {
   Location loc = op->getLoc();
   auto out = [&](Value v, StringRef hint) { return activation(v, hint); };
   if (auto w = dyn_cast<WeightOp>(op)) return failure(failed(weight(w)));
-  if (auto c = dyn_cast<KvCacheOp>(op)) return cache(c), success();
+  if (auto c = dyn_cast<KvCacheOp>(op)) return cache(c);
   if (auto s = dyn_cast<KvStoreOp>(op)) {
-    call(loc, "kv_store", {name_of(s.getSrc()), name_of(s.getCache())});
+    SmallVector<std::string> operands{name_of(s.getSrc())};
+    cache_operands(s.getCache(), operands);
+    call(loc, "kv_store", operands);
     names_[s.getResult()] = name_of(s.getCache());
     return success();
   }
@@ -259,8 +301,11 @@ LogicalResult Lowering::lower_op(Operation* op) {
   if (auto a = dyn_cast<AttentionOp>(op)) {
     auto y = out(a.getResult(), "attention");
     if (failed(y)) return failure();
-    call(loc, "attention_f32", {name_of(a.getQ()), name_of(a.getKCache()), name_of(a.getVCache()), *y},
-         {a.getNQHeads(), a.getNKvHeads(), a.getHeadDim(), a.getVHeadDim()},
+    SmallVector<std::string> operands{name_of(a.getQ())};
+    cache_operands(a.getKCache(), operands);
+    cache_operands(a.getVCache(), operands);
+    operands.push_back(*y);
+    call(loc, "attention_f32", operands, {a.getNQHeads(), a.getNKvHeads(), a.getHeadDim(), a.getVHeadDim()},
          {a.getScale().convertToFloat()});
     return success();
   }
@@ -272,9 +317,11 @@ LogicalResult Lowering::lower_op(Operation* op) {
     }
     auto y = out(a.getResult(), "mla_attention");
     if (failed(y)) return failure();
-    call(loc, "mla_attention_f32",
-         {name_of(a.getQ()), name_of(a.getLatentCache()), name_of(a.getPeCache()),
-          name_of(a.getWUk()), name_of(a.getWUv()), *y},
+    SmallVector<std::string> operands{name_of(a.getQ())};
+    cache_operands(a.getLatentCache(), operands);
+    cache_operands(a.getPeCache(), operands);
+    operands.append({name_of(a.getWUk()), name_of(a.getWUv()), *y});
+    call(loc, "mla_attention_f32", operands,
          {a.getNHeads(), a.getNopeDim(), a.getRopeDim(), a.getKvLoraRank(), a.getVHeadDim()},
          {a.getScale().convertToFloat()});
     return success();

@@ -54,10 +54,11 @@ cl::opt<int64_t> prefill_chunk("prefill-chunk",
                                cl::desc("tokens per prefill call; sizes the activation arena (default 512)"),
                                cl::init(512), cl::value_desc("N"), cl::cat(category));
 cl::opt<std::string> kv_precision("kv-precision",
-                                  cl::desc("KV cache storage: fp32 or fp16 (default fp32 when "
-                                           "--precision is fp32, else fp16); int8 and fp8 KV "
-                                           "caches are not implemented yet and are refused"),
-                                  cl::value_desc("fp32|fp16"), cl::cat(category));
+                                  cl::desc("KV cache storage: fp32, fp16, int8 or fp8 (default fp32 "
+                                           "when --precision is fp32, else fp16); int8 and fp8 "
+                                           "caches are quantized in software with one f32 scale "
+                                           "per position and KV head, so every target takes them"),
+                                  cl::value_desc("fp32|fp16|int8|fp8"), cl::cat(category));
 cl::opt<std::string> compress("compress", cl::desc("compress weight segments: zstd or zstd:LEVEL (1-19)"),
                               cl::value_desc("zstd[:LEVEL]"), cl::cat(category));
 cl::opt<int64_t> group_size("group-size", cl::desc("int4 group size in input elements (default 128)"),
@@ -117,13 +118,17 @@ bool check_precision(const std::string& p, bool allow_empty) {
 }
 
 bool check_kv_precision(const std::string& kv) {
-  if (kv == "fp32" || kv == "fp16") return true;
-  if (kv == "int8" || kv == "fp8")
-    llvm::errs() << "dsc: error: --kv-precision " << kv
-                 << ": int8/fp8 KV caches are not implemented yet (no kernel reads them): use fp16\n";
-  else
-    llvm::errs() << "dsc: error: --kv-precision '" << kv << "' is not fp32 or fp16\n";
+  if (kv_cache_dtype(kv)) return true;
+  llvm::errs() << "dsc: error: --kv-precision '" << kv << "' is not one of fp32, fp16, int8, fp8\n";
   return false;
+}
+
+std::optional<KvCacheDType> kv_cache_dtype(const std::string& kv) {
+  if (kv == "fp32") return KvCacheDType::f32;
+  if (kv == "fp16") return KvCacheDType::f16;
+  if (kv == "int8") return KvCacheDType::i8;
+  if (kv == "fp8") return KvCacheDType::fp8e4m3;
+  return std::nullopt;
 }
 
 std::optional<int64_t> resolve_max_seq_len(const importer::ModelConfig& config,
@@ -183,7 +188,7 @@ int run_compile() {
   ImportOptions import_options;
   import_options.max_seq_len = *seq_len;
   import_options.prefill_chunk = prefill_chunk;
-  import_options.kv_f16 = kv == "fp16";
+  import_options.kv_dtype = *kv_cache_dtype(kv);
   import_options.source_name = (fs::path(model_path.getValue()) / "config.json").string();
   auto module = import_model(context, *config, import_options, &archive.value());
   if (failed(module)) return 1;

@@ -7,6 +7,7 @@
 
 #include "llvm/Support/CommandLine.h"
 
+#include "dse/compiler/Frontend/ImportModel.h"
 #include "dse/import/model_config.h"
 
 namespace dse::dsc {
@@ -20,8 +21,10 @@ int run_inspect();  // dsc inspect FILE.dse
 
 // Shared checks of option values; print a message naming the flag and return false.
 bool check_precision(const std::string& precision, bool allow_empty);
-// fp32 or fp16; int8 and fp8 are named and refused (no kernels read such caches yet).
+// fp32, fp16, int8 or fp8; anything else is named and refused.
 bool check_kv_precision(const std::string& kv_precision);
+// The cache dtype of a --kv-precision value, nullopt for an unknown one.
+std::optional<KvCacheDType> kv_cache_dtype(const std::string& kv_precision);
 
 // --max-seq-len: `given` when the flag was given, else max_position_embeddings capped at 4096
 // (4096 when config.json has none). A value past max_position_embeddings is refused: the rope

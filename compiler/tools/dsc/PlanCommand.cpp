@@ -34,9 +34,10 @@ cl::opt<int64_t> plan_max_seq_len("max-seq-len",
 cl::opt<int64_t> plan_chunk("prefill-chunk", cl::desc("tokens per prefill call (default 512)"),
                             cl::init(512), cl::value_desc("N"), cl::sub(plan_command));
 cl::opt<std::string> plan_kv("kv-precision",
-                             cl::desc("fp32 or fp16 (default fp32 for fp32 weights, else fp16); int8 "
-                                      "and fp8 KV caches are not implemented yet"),
-                             cl::value_desc("fp32|fp16"), cl::sub(plan_command));
+                             cl::desc("fp32, fp16, int8 or fp8 (default fp32 for fp32 weights, else "
+                                      "fp16); int8/fp8 caches add one f32 scale per position and "
+                                      "KV head"),
+                             cl::value_desc("fp32|fp16|int8|fp8"), cl::sub(plan_command));
 cl::opt<std::string> plan_device("device",
                                  cl::desc("print the fit on this device only (id or product name)"),
                                  cl::value_desc("NAME"), cl::sub(plan_command));
@@ -82,7 +83,7 @@ int run_plan() {
     ImportOptions options;
     options.max_seq_len = *context;
     options.prefill_chunk = plan_chunk;
-    options.kv_f16 = kv == "fp16";
+    options.kv_dtype = *kv_cache_dtype(kv);
     options.source_name = plan_model;
     auto module = import_model(mlir_context, *config, options, nullptr);
     if (failed(module)) return 1;

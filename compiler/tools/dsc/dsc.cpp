@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
           "MODEL is a Hugging Face folder: config.json, *.safetensors, tokenizer.json,\n"
           "tokenizer_config.json. --memory-budget BYTES and --device NAME make a plan that does\n"
           "not fit an error. --max-seq-len defaults to max_position_embeddings, at most 4096.\n"
-          "--kv-precision is fp32 or fp16: int8/fp8 KV caches are not implemented yet.\n"
+          "--kv-precision is fp32, fp16, int8 or fp8; int8 and fp8 KV caches are quantized in\n"
+          "software (one f32 scale per position and KV head), so every target can store them.\n"
           "Exit status: 0 on success, 1 on any error (no output file is left behind).\n",
           &llvm::errs()))
     return 1;

@@ -4,6 +4,7 @@
 
 #include "dse/cpu/kernel_limits.h"
 #include "dse/cpu/kernel_registry.h"
+#include "dse/targets/kv_quant.h"
 #include "shape_checks.h"
 
 namespace dse::cpu {
@@ -102,7 +103,25 @@ Status check_weight_and_scales(const CpuKernelInfo& info, const TensorView* cons
   return Status::Ok();
 }
 
+// The scale slot of a quantized cache: F32 [S, groups], one row per cache position. `scales` is
+// null exactly when the cache is F32/F16 (the binding step made it so).
+Status check_cache_scales(const CpuKernelInfo& info, const TensorView* const* ops, const TensorView* cache,
+                          const TensorView* scales, int64_t groups, const char* why) {
+  if (!scales) return Status::Ok();
+  DSE_RETURN_IF_ERROR(expect_dim(info, ops, scales, 0, cache->shape[0], "one scale row per cache position"));
+  return expect_dim(info, ops, scales, 1, groups, why);
+}
+
 }  // namespace
+
+bool operand_present(const OperandSpec& spec, const KernelCall& call, uint32_t index) {
+  if (spec.present_if_iparam == kPresentIfQuantizedCache) {
+    return index > 0 && index - 1 < call.n_operands && call.operands &&
+           is_quantized_cache(call.operands[index - 1].dtype);
+  }
+  if (spec.present_if_iparam < 0) return true;
+  return uint32_t(spec.present_if_iparam) < call.n_iparams && call.iparams[spec.present_if_iparam] != 0;
+}
 
 Status validate_cpu_call(const CpuKernelInfo& info, const KernelCall& call) {
   // Parameters first: optional operands depend on them.
@@ -131,20 +150,27 @@ Status validate_cpu_call(const CpuKernelInfo& info, const KernelCall& call) {
                             std::to_string(p.max) + "]");
     }
   }
-  // Bind operands to the signature, skipping absent optional ones.
+  // Bind operands to the signature, skipping absent optional ones. A cache's scale slot is present
+  // iff the operand before it is a quantized cache, so presence is decided while walking the call.
   const TensorView* ops[kMaxOperandSpecs] = {};
+  if (call.n_operands && !call.operands) return fail(info, "has operands but no operand array");
   uint32_t expected = 0;
+  bool reads_cache_scales = false;
   for (const OperandSpec& s : info.operands) {
-    if (s.present_if_iparam < 0 || call.iparams[s.present_if_iparam] != 0) ++expected;
+    if (operand_present(s, call, expected)) ++expected;
+    reads_cache_scales |= s.present_if_iparam == kPresentIfQuantizedCache;
   }
-  if (call.n_operands != expected || (expected && !call.operands)) {
-    return fail(info, "expected " + std::to_string(expected) + " operands for these parameters, found " +
-                          std::to_string(call.n_operands));
+  if (call.n_operands != expected) {
+    return fail(info, "expected " + std::to_string(expected) + " operands for these parameters" +
+                          (reads_cache_scales ? " and cache dtypes (an I8 or FP8E4M3 cache is followed by its F32 "
+                                                "scale slot)"
+                                              : "") +
+                          ", found " + std::to_string(call.n_operands));
   }
   uint32_t next = 0;
   for (size_t i = 0; i < info.operands.size(); ++i) {
     const OperandSpec& s = info.operands[i];
-    if (s.present_if_iparam >= 0 && call.iparams[s.present_if_iparam] == 0) continue;
+    if (!operand_present(s, call, next)) continue;
     const TensorView& t = call.operands[next];
     const uint32_t index = next++;
     auto label = [&] { return "operand " + std::to_string(index) + " '" + s.name + "'"; };
@@ -244,13 +270,25 @@ Status rope(const CpuKernelInfo& info, const KernelCall& call, const TensorView*
 }
 
 Status kv_store(const CpuKernelInfo& info, const KernelCall&, const TensorView* const* ops) {
-  const TensorView *src = ops[0], *cache = ops[1];
+  const TensorView *src = ops[0], *cache = ops[1], *scales = ops[2];
   DSE_RETURN_IF_ERROR(expect_dim(info, ops, cache, 1, src->shape[1], "width of src"));
+  if (scales) {
+    // The groups split the row evenly; the attention kernel that reads the cache checks their count.
+    const int64_t groups = scales->shape[1];
+    if (cache->shape[1] % groups != 0) {
+      return fail(info, op_label(info, ops, scales) + ": " + std::to_string(groups) +
+                            " scale groups do not divide the cache row of " + std::to_string(cache->shape[1]) +
+                            " values (one group per KV head, or one per row)");
+    }
+    DSE_RETURN_IF_ERROR(check_cache_scales(info, ops, cache, scales, groups, "groups of the row"));
+    DSE_RETURN_IF_ERROR(expect_no_overlap(info, ops, scales, src, false));
+    DSE_RETURN_IF_ERROR(expect_no_overlap(info, ops, scales, cache, false));
+  }
   return expect_no_overlap(info, ops, cache, src, false);
 }
 
 Status attention(const CpuKernelInfo& info, const KernelCall& call, const TensorView* const* ops) {
-  const TensorView *q = ops[0], *k = ops[1], *v = ops[2], *out = ops[3];
+  const TensorView *q = ops[0], *k = ops[1], *ks = ops[2], *v = ops[3], *vs = ops[4], *out = ops[5];
   const int64_t hq = call.iparams[0], hkv = call.iparams[1], d = call.iparams[2], dv = call.iparams[3];
   if (hq % hkv != 0) {
     return fail(info, "n_q_heads " + std::to_string(hq) + " must be a multiple of n_kv_heads " + std::to_string(hkv));
@@ -259,20 +297,27 @@ Status attention(const CpuKernelInfo& info, const KernelCall& call, const Tensor
   DSE_RETURN_IF_ERROR(expect_dim(info, ops, k, 1, hkv * d, "n_kv_heads * head_dim"));
   DSE_RETURN_IF_ERROR(expect_dim(info, ops, v, 1, hkv * dv, "n_kv_heads * v_head_dim"));
   DSE_RETURN_IF_ERROR(expect_dim(info, ops, v, 0, k->shape[0], "cache length of k_cache"));
+  DSE_RETURN_IF_ERROR(check_cache_scales(info, ops, k, ks, hkv, "one scale per KV head"));
+  DSE_RETURN_IF_ERROR(check_cache_scales(info, ops, v, vs, hkv, "one scale per KV head"));
   DSE_RETURN_IF_ERROR(expect_same_rows(info, ops, q, out));
   DSE_RETURN_IF_ERROR(expect_dim(info, ops, out, 1, hq * dv, "n_q_heads * v_head_dim"));
-  for (const TensorView* in : {q, k, v}) DSE_RETURN_IF_ERROR(expect_no_overlap(info, ops, out, in, false));
+  for (const TensorView* in : {q, k, ks, v, vs}) {
+    if (in) DSE_RETURN_IF_ERROR(expect_no_overlap(info, ops, out, in, false));
+  }
   return Status::Ok();
 }
 
 Status mla_attention(const CpuKernelInfo& info, const KernelCall& call, const TensorView* const* ops) {
-  const TensorView *q = ops[0], *latent = ops[1], *pe = ops[2], *w_uk = ops[3], *w_uv = ops[4], *out = ops[5];
+  const TensorView *q = ops[0], *latent = ops[1], *ls = ops[2], *pe = ops[3], *ps = ops[4];
+  const TensorView *w_uk = ops[5], *w_uv = ops[6], *out = ops[7];
   const int64_t h = call.iparams[0], dn = call.iparams[1], dr = call.iparams[2];
   const int64_t c = call.iparams[3], dv = call.iparams[4];
   DSE_RETURN_IF_ERROR(expect_dim(info, ops, q, 1, h * (dn + dr), "n_heads * (qk_nope_head_dim + qk_rope_head_dim)"));
   DSE_RETURN_IF_ERROR(expect_dim(info, ops, latent, 1, c, "kv_lora_rank"));
   DSE_RETURN_IF_ERROR(expect_dim(info, ops, pe, 0, latent->shape[0], "cache length of latent_cache"));
   DSE_RETURN_IF_ERROR(expect_dim(info, ops, pe, 1, dr, "qk_rope_head_dim"));
+  DSE_RETURN_IF_ERROR(check_cache_scales(info, ops, latent, ls, 1, "one scale per latent row"));
+  DSE_RETURN_IF_ERROR(check_cache_scales(info, ops, pe, ps, 1, "one scale per rope row"));
   DSE_RETURN_IF_ERROR(expect_dim(info, ops, w_uk, 0, h, "n_heads"));
   DSE_RETURN_IF_ERROR(expect_dim(info, ops, w_uk, 1, dn, "qk_nope_head_dim"));
   DSE_RETURN_IF_ERROR(expect_dim(info, ops, w_uk, 2, c, "kv_lora_rank"));
@@ -281,7 +326,9 @@ Status mla_attention(const CpuKernelInfo& info, const KernelCall& call, const Te
   DSE_RETURN_IF_ERROR(expect_dim(info, ops, w_uv, 2, c, "kv_lora_rank"));
   DSE_RETURN_IF_ERROR(expect_same_rows(info, ops, q, out));
   DSE_RETURN_IF_ERROR(expect_dim(info, ops, out, 1, h * dv, "n_heads * v_head_dim"));
-  for (const TensorView* in : {q, latent, pe}) DSE_RETURN_IF_ERROR(expect_no_overlap(info, ops, out, in, false));
+  for (const TensorView* in : {q, latent, ls, pe, ps}) {
+    if (in) DSE_RETURN_IF_ERROR(expect_no_overlap(info, ops, out, in, false));
+  }
   return Status::Ok();
 }
 

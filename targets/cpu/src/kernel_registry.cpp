@@ -86,15 +86,21 @@ constexpr IParamSpec kRopeI[] = {
     {"interleaved", 0, 1},
 };
 
+// A quantized (I8/FP8E4M3) cache is followed by its F32 [S, groups] scales.
+constexpr int8_t kIfQuantized = kPresentIfQuantizedCache;
+
 constexpr OperandSpec kKvStoreOps[] = {
     {"src", R::input, kF32, 2},
     {"cache", R::cache, kCacheDTypes, 2},
+    {"cache_scales", R::cache, kF32, 2, kIfQuantized},
 };
 
 constexpr OperandSpec kAttentionOps[] = {
     {"q", R::input, kF32, 2},
     {"k_cache", R::cache, kCacheDTypes, 2},
+    {"k_scales", R::cache, kF32, 2, kIfQuantized},
     {"v_cache", R::cache, kCacheDTypes, 2},
+    {"v_scales", R::cache, kF32, 2, kIfQuantized},
     {"out", R::output, kF32, 2},
 };
 constexpr IParamSpec kAttentionI[] = {
@@ -108,7 +114,9 @@ constexpr FParamSpec kScaleF[] = {{"scale", 0.0f, kFloatMax}};
 constexpr OperandSpec kMlaOps[] = {
     {"q", R::input, kF32, 2},
     {"latent_cache", R::cache, kCacheDTypes, 2},
+    {"latent_scales", R::cache, kF32, 2, kIfQuantized},
     {"pe_cache", R::cache, kCacheDTypes, 2},
+    {"pe_scales", R::cache, kF32, 2, kIfQuantized},
     {"w_uk", R::weight, kFloatWeightDTypes, 3},
     {"w_uv", R::weight, kFloatWeightDTypes, 3},
     {"out", R::output, kF32, 2},

@@ -1,10 +1,12 @@
 // mla_attention_f32: one (token, head) pair per task; q is absorbed into the latent space, the
-// softmax runs online over the latent cache, and W_UV is applied to the attended latent.
+// softmax runs online over the latent cache, and W_UV is applied to the attended latent. Caches
+// may be F32, F16, or I8/FP8E4M3 with one scale per position (the whole row is one group).
 #include "dse/cpu/mla_attention.h"
 
 #include <cmath>
 #include <limits>
 
+#include "cache_rows.h"
 #include "dse/cpu/kernel_limits.h"
 #include "kernel_support.h"
 
@@ -19,20 +21,17 @@ inline float weight_value(const TensorView& w, int64_t index) {
   }
 }
 
-template <bool Half>
-inline float cache_at(const void* cache, int64_t index) {
-  if constexpr (Half) return load_f16(static_cast<const uint16_t*>(cache)[index]);
-  else return static_cast<const float*>(cache)[index];
-}
-
-template <bool LatentHalf, bool PeHalf>
-void attend(const KernelCall& call, const StepInfo& step, ThreadPool* pool, int64_t rows) {
+template <CacheKind LK, CacheKind PK>
+void attend(const KernelCall& call, const StepInfo& step, ThreadPool* pool, int64_t rows, const CacheOperand& lc,
+            const CacheOperand& pc, uint32_t next) {
+  constexpr bool kLatentScaled = LK == CacheKind::i8 || LK == CacheKind::fp8;
+  constexpr bool kPeScaled = PK == CacheKind::i8 || PK == CacheKind::fp8;
   const TensorView& q = call.operands[0];
-  const TensorView& latent = call.operands[1];
-  const TensorView& pe = call.operands[2];
-  const TensorView& w_uk = call.operands[3];
-  const TensorView& w_uv = call.operands[4];
-  const TensorView& out = call.operands[5];
+  const TensorView& w_uk = call.operands[next];
+  const TensorView& w_uv = call.operands[next + 1];
+  const TensorView& out = call.operands[next + 2];
+  const void* latent = lc.cache->data;
+  const void* pe = pc.cache->data;
   const int64_t heads = call.iparams[0], dn = call.iparams[1], dr = call.iparams[2];
   const int64_t c = call.iparams[3], dv = call.iparams[4];
   const float scale = call.fparams[0];
@@ -60,21 +59,34 @@ void attend(const KernelCall& call, const StepInfo& step, ThreadPool* pool, int6
       float dl[4] = {0, 0, 0, 0};
       int64_t i = 0;
       for (; i + 4 <= c; i += 4) {
-        for (int j = 0; j < 4; ++j) dl[j] += q_abs[i + j] * cache_at<LatentHalf>(latent.data, s * c + i + j);
+        for (int j = 0; j < 4; ++j) dl[j] += q_abs[i + j] * cache_raw<LK>(latent, s * c + i + j);
       }
-      for (int j = 0; i < c; ++i, ++j) dl[j] += q_abs[i] * cache_at<LatentHalf>(latent.data, s * c + i);
+      for (int j = 0; i < c; ++i, ++j) dl[j] += q_abs[i] * cache_raw<LK>(latent, s * c + i);
       float dp = 0.0f;
-      for (int64_t r = 0; r < dr; ++r) dp += q_pe[r] * cache_at<PeHalf>(pe.data, s * dr + r);
-      const float score = scale * (((dl[0] + dl[1]) + (dl[2] + dl[3])) + dp);
+      for (int64_t r = 0; r < dr; ++r) dp += q_pe[r] * cache_raw<PK>(pe, s * dr + r);
+      // Quantized rows: the row scale multiplies the finished dot product (one group per row).
+      float lscale = 1.0f;
+      float dot = (dl[0] + dl[1]) + (dl[2] + dl[3]);
+      if constexpr (kLatentScaled) {
+        lscale = lc.scale(s, 0);
+        dot *= lscale;
+      }
+      if constexpr (kPeScaled) dp *= pc.scale(s, 0);
+      const float score = scale * (dot + dp);
       if (score > m) {
         const float corr = std::exp(m - score);
         l = l * corr + 1.0f;
-        for (int64_t k = 0; k < c; ++k) acc[k] = acc[k] * corr + cache_at<LatentHalf>(latent.data, s * c + k);
+        if constexpr (kLatentScaled) {
+          for (int64_t k = 0; k < c; ++k) acc[k] = acc[k] * corr + lscale * cache_raw<LK>(latent, s * c + k);
+        } else {
+          for (int64_t k = 0; k < c; ++k) acc[k] = acc[k] * corr + cache_raw<LK>(latent, s * c + k);
+        }
         m = score;
       } else {
         const float p = std::exp(score - m);
         l += p;
-        for (int64_t k = 0; k < c; ++k) acc[k] += p * cache_at<LatentHalf>(latent.data, s * c + k);
+        const float pl = p * lscale;
+        for (int64_t k = 0; k < c; ++k) acc[k] += pl * cache_raw<LK>(latent, s * c + k);
       }
     }
     const float inv = 1.0f / l;
@@ -95,13 +107,14 @@ void attend(const KernelCall& call, const StepInfo& step, ThreadPool* pool, int6
 }  // namespace
 
 Status mla_attention_f32(const KernelCall& call, const StepInfo& step, ThreadPool* pool) {
+  uint32_t index = 1;
+  const CacheOperand lc = take_cache_operand(call, index);
+  const CacheOperand pc = take_cache_operand(call, index);
   const int64_t rows = rows_of(call.operands[0], step);
-  DSE_RETURN_IF_ERROR(check_positions("mla_attention_f32", step, rows, call.operands[1].shape[0], "latent cache"));
-  const bool lh = call.operands[1].dtype == DType::f16, ph = call.operands[2].dtype == DType::f16;
-  if (lh && ph) attend<true, true>(call, step, pool, rows);
-  else if (lh) attend<true, false>(call, step, pool, rows);
-  else if (ph) attend<false, true>(call, step, pool, rows);
-  else attend<false, false>(call, step, pool, rows);
+  DSE_RETURN_IF_ERROR(check_positions("mla_attention_f32", step, rows, lc.cache->shape[0], "latent cache"));
+  with_cache_kind(lc.cache->dtype, [&](auto l) {
+    with_cache_kind(pc.cache->dtype, [&](auto p) { attend<l.value, p.value>(call, step, pool, rows, lc, pc, index); });
+  });
   return Status::Ok();
 }
 

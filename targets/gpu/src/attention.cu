@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common.cuh"
+#include "kv_cache.cuh"
 #include "split_softmax.cuh"
 
 namespace dse::gpu {
@@ -17,6 +18,7 @@ struct Shape {
   int64_t t_cap, s, hq, hkv, d, dv;
 };
 
+// Operands: q, k_cache (+ scales when quantized), v_cache (+ scales), out.
 Shape shape_of(const KernelCall& call) {
   return {call.operands[0].shape[0], call.operands[1].shape[0], call.iparams[0], call.iparams[1], call.iparams[2],
           call.iparams[3]};
@@ -60,13 +62,21 @@ Status launch_attention_f32(const KernelCall& call, const GpuStep& step, GpuStre
   a.d1 = int(sh.d);
   a.q2 = nullptr;
   a.d2 = 0;
-  a.k1 = call.operands[1].data;
+  uint32_t index = 1;
+  const GpuCacheOperand kc = take_cache_operand(call, index);
+  const GpuCacheOperand vc = take_cache_operand(call, index);
+  const TensorView& out = call.operands[index];
+  a.k1 = kc.cache->data;
   a.k1_row = sh.hkv * sh.d;
+  a.k1_scales = kc.scales;
+  a.k1_scale_row = kc.groups;
   a.k1_head = sh.d;
   a.k2 = nullptr;
   a.k2_row = 0;
-  a.v = call.operands[2].data;
+  a.v = vc.cache->data;
   a.v_row = sh.hkv * sh.dv;
+  a.v_scales = vc.scales;
+  a.v_scale_row = vc.groups;
   a.v_head = sh.dv;
   a.dv = int(sh.dv);
   a.heads = int(sh.hq);
@@ -80,14 +90,12 @@ Status launch_attention_f32(const KernelCall& call, const GpuStep& step, GpuStre
   a.step = step.d_step;
   a.err = step.d_error;
   a.op = GpuOp::attention;
-  const bool kh = call.operands[1].dtype == DType::f16, vh = call.operands[2].dtype == DType::f16;
-  if (kh && vh) launch_split<F16Storage, F16Storage>(a, stream);
-  else if (kh) launch_split<F16Storage, F32Storage>(a, stream);
-  else if (vh) launch_split<F32Storage, F16Storage>(a, stream);
-  else launch_split<F32Storage, F32Storage>(a, stream);
+  with_cache_storage(kc.cache->dtype, [&](auto k) {
+    with_cache_storage(vc.cache->dtype, [&](auto v) { launch_split<decltype(k), decltype(v)>(a, stream); });
+  });
   DSE_RETURN_IF_ERROR(launch_status("attention_f32 (split)"));
   combine_kernel<<<dim3(unsigned(sh.hq), unsigned(sh.t_cap)), 128, size_t(plan.n_splits) * sizeof(float), stream>>>(
-      a.part_out, a.part_ml, plan, a.heads, a.dv, static_cast<float*>(call.operands[3].data), sh.hq * sh.dv, sh.dv,
+      a.part_out, a.part_ml, plan, a.heads, a.dv, static_cast<float*>(out.data), sh.hq * sh.dv, sh.dv,
       sh.s, sh.t_cap, step.d_step);
   return launch_status("attention_f32 (combine)");
 }

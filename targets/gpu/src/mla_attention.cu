@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common.cuh"
+#include "kv_cache.cuh"
 #include "split_softmax.cuh"
 
 namespace dse::gpu {
@@ -22,6 +23,15 @@ struct Shape {
 Shape shape_of(const KernelCall& call) {
   return {call.operands[0].shape[0], call.operands[1].shape[0], call.iparams[0], call.iparams[1],
           call.iparams[2],           call.iparams[3],           call.iparams[4]};
+}
+
+// Operands: q, latent_cache (+ scales when quantized), pe_cache (+ scales), w_uk, w_uv, out.
+// The index of w_uk, after the caches and their scale slots.
+uint32_t weights_index(const KernelCall& call) {
+  uint32_t index = 1;
+  take_cache_operand(call, index);
+  take_cache_operand(call, index);
+  return index;
 }
 
 // Workspace layout, in floats: q_abs [T, H, C] | o_lat [T, H, C] | split partials.
@@ -100,7 +110,8 @@ template <typename SW>
 void launch_absorb(const Shape& sh, const KernelCall& call, float* q_abs, const StepInfo* step, GpuStream stream) {
   absorb_q_kernel<SW><<<dim3(unsigned(ceil_div(sh.c, kLanes)), unsigned(sh.h), unsigned(sh.t_cap)), kAbsorbWarps * 32,
                         0, stream>>>(
-      static_cast<const float*>(call.operands[0].data), static_cast<const typename SW::type*>(call.operands[3].data),
+      static_cast<const float*>(call.operands[0].data),
+      static_cast<const typename SW::type*>(call.operands[weights_index(call)].data),
       q_abs, sh.h, sh.dn, sh.dn + sh.dr, sh.c, sh.t_cap, step);
 }
 
@@ -108,7 +119,8 @@ template <typename SW>
 void launch_project(const Shape& sh, const KernelCall& call, const float* o_lat, const StepInfo* step,
                     GpuStream stream) {
   project_v_kernel<SW><<<dim3(unsigned(ceil_div(sh.dv, 4)), unsigned(sh.h), unsigned(sh.t_cap)), 128, 0, stream>>>(
-      o_lat, static_cast<const typename SW::type*>(call.operands[4].data), static_cast<float*>(call.operands[5].data),
+      o_lat, static_cast<const typename SW::type*>(call.operands[weights_index(call) + 1].data),
+      static_cast<float*>(call.operands[weights_index(call) + 2].data),
       sh.h, sh.dv, sh.c, sh.s, sh.t_cap, step);
 }
 
@@ -145,7 +157,10 @@ Status launch_mla_attention_f32(const KernelCall& call, const GpuStep& step, Gpu
   float* ws = static_cast<float*>(step.workspace);
   float* q_abs = ws + lay.q_abs;
   float* o_lat = ws + lay.o_lat;
-  const DType uk = call.operands[3].dtype, uv = call.operands[4].dtype;
+  uint32_t index = 1;
+  const GpuCacheOperand lc = take_cache_operand(call, index);
+  const GpuCacheOperand pc = take_cache_operand(call, index);
+  const DType uk = call.operands[index].dtype, uv = call.operands[index + 1].dtype;
   if (uk == DType::f16) launch_absorb<F16Storage>(sh, call, q_abs, step.d_step, stream);
   else if (uk == DType::bf16) launch_absorb<BF16Storage>(sh, call, q_abs, step.d_step, stream);
   else launch_absorb<F32Storage>(sh, call, q_abs, step.d_step, stream);
@@ -160,14 +175,19 @@ Status launch_mla_attention_f32(const KernelCall& call, const GpuStep& step, Gpu
   a.q2_tok = sh.h * (sh.dn + sh.dr);
   a.q2_head = sh.dn + sh.dr;
   a.d2 = int(sh.dr);
-  a.k1 = call.operands[1].data;
+  a.k1 = lc.cache->data;
   a.k1_row = sh.c;
   a.k1_head = 0;
-  a.k2 = call.operands[2].data;
+  a.k1_scales = lc.scales;  // one group per row: g is 0 (one latent "kv head")
+  a.k1_scale_row = 1;
+  a.k2 = pc.cache->data;
   a.k2_row = sh.dr;
-  a.v = call.operands[1].data;
+  a.k2_scales = pc.scales;
+  a.v = lc.cache->data;
   a.v_row = sh.c;
   a.v_head = 0;
+  a.v_scales = lc.scales;
+  a.v_scale_row = 1;
   a.dv = int(sh.c);
   a.heads = int(sh.h);
   a.heads_per_kv = int(sh.h);  // one latent "kv head" shared by all heads
@@ -180,11 +200,9 @@ Status launch_mla_attention_f32(const KernelCall& call, const GpuStep& step, Gpu
   a.step = step.d_step;
   a.err = step.d_error;
   a.op = GpuOp::mla_attention;
-  const bool lh = call.operands[1].dtype == DType::f16, ph = call.operands[2].dtype == DType::f16;
-  if (lh && ph) launch_split<F16Storage, F16Storage>(a, stream);
-  else if (lh) launch_split<F16Storage, F32Storage>(a, stream);
-  else if (ph) launch_split<F32Storage, F16Storage>(a, stream);
-  else launch_split<F32Storage, F32Storage>(a, stream);
+  with_cache_storage(lc.cache->dtype, [&](auto l) {
+    with_cache_storage(pc.cache->dtype, [&](auto p) { launch_split<decltype(l), decltype(p)>(a, stream); });
+  });
   DSE_RETURN_IF_ERROR(launch_status("mla_attention_f32 (split)"));
 
   combine_kernel<<<dim3(unsigned(sh.h), unsigned(sh.t_cap)), 128, size_t(lay.plan.n_splits) * sizeof(float),

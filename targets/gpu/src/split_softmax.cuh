@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "common.cuh"
+#include "kv_cache.cuh"
 
 namespace dse::gpu {
 
@@ -52,6 +53,12 @@ struct SplitArgs {
   const void* k2; int64_t k2_row;
   // Value of position j for kv head g: v + j * v_row + g * v_head (dv values).
   const void* v; int64_t v_row, v_head; int dv;
+  // Scale slots of quantized caches (kv_cache.cuh; null for F32/F16): key part 1 of (j, g) is
+  // scaled by k1_scales[j * k1_scale_row + g], key part 2 of j by k2_scales[j], the value of
+  // (j, g) by v_scales[j * v_scale_row + g].
+  const float* k1_scales; int64_t k1_scale_row;
+  const float* k2_scales;
+  const float* v_scales; int64_t v_scale_row;
   int heads;           // query heads
   int heads_per_kv;    // query heads sharing one kv head
   float scale;
@@ -71,7 +78,9 @@ inline constexpr int kSplitTile = 64;
 // Shared memory of the split kernel, bytes.
 inline size_t split_smem_bytes(int d1, int d2) { return size_t(d1 + d2 + kSplitTile + 32) * sizeof(float); }
 
-// grid (n_splits, heads, token_cap), kThreads threads; dv <= kThreads * kDimsPerThread.
+// grid (n_splits, heads, token_cap), kThreads threads; dv <= kThreads * kDimsPerThread. A quantized
+// storage (kScaledCache) multiplies the finished key dot product, or the softmax weight of the
+// value row, by the row's scale.
 template <typename S1, typename S2, typename SV, int kThreads, int kDimsPerThread>
 __global__ void __launch_bounds__(kThreads) split_kernel(SplitArgs a) {
   const int64_t split = blockIdx.x;
@@ -147,10 +156,15 @@ __global__ void __launch_bounds__(kThreads) split_kernel(SplitArgs a) {
       }
 #pragma unroll
       for (int u = 0; u < kKeys; ++u) {
-        const float v1 = warp_sum(s1[u]);
-        const float v2 = a.d2 > 0 ? warp_sum(s2[u]) : 0.0f;
+        float v1 = warp_sum(s1[u]);
+        float v2 = a.d2 > 0 ? warp_sum(s2[u]) : 0.0f;
         const int jj = jj0 + u * kWarps;
-        if (lane == 0 && jj < n) ps[jj] = a.scale * (v1 + v2);
+        if (lane == 0 && jj < n) {
+          const int64_t j = tile + jj;
+          if constexpr (kScaledCache<S1>) v1 *= a.k1_scales[j * a.k1_scale_row + g];
+          if constexpr (kScaledCache<S2>) v2 *= a.k2_scales[j];
+          ps[jj] = a.scale * (v1 + v2);
+        }
       }
     }
     __syncthreads();
@@ -170,7 +184,8 @@ __global__ void __launch_bounds__(kThreads) split_kernel(SplitArgs a) {
     for (int i = 0; i < kDimsPerThread; ++i) acc[i] *= corr;
 #pragma unroll 16
     for (int jj = 0; jj < n; ++jj) {
-      const float p = ps[jj];
+      float p = ps[jj];
+      if constexpr (kScaledCache<SV>) p *= a.v_scales[(tile + jj) * a.v_scale_row + g];
       const typename SV::type* vr = vv + (tile + jj) * a.v_row;
 #pragma unroll
       for (int i = 0; i < kDimsPerThread; ++i) {

@@ -61,8 +61,13 @@ WeightFormat format_of(std::string_view name) {
   return WeightFormat::f32;
 }
 
-// A small valid call for every kernel: T = 3 tokens, caches of 8 positions.
-OwnedCall valid_call(std::string_view name) {
+bool reads_caches(std::string_view name) {
+  return name == "kv_store" || name == "attention_f32" || name == "mla_attention_f32";
+}
+
+// A small valid call for every kernel: T = 3 tokens, caches of 8 positions. With `quantized`,
+// the cache kernels get I8/FP8E4M3 caches, each followed by its F32 [S, groups] scale slot.
+OwnedCall valid_call(std::string_view name, bool quantized = false) {
   OwnedCall c;
   const int64_t t = 3;
   const WeightFormat f = format_of(name);
@@ -90,20 +95,28 @@ OwnedCall valid_call(std::string_view name) {
     c.add(filled(DType::f32, {t, 2 * 12}));
     c.add(filled(DType::f32, {8, 8}));
     c.call.iparams = {2, 12, 4, 8, 1};
+  } else if (name == "kv_store" && quantized) {
+    c.add(filled(DType::f32, {t, 16}));
+    c.add(filled(DType::i8, {8, 16}));
+    c.add(filled(DType::f32, {8, 2}));
   } else if (name == "kv_store") {
     c.add(filled(DType::f32, {t, 16}));
     c.add(filled(DType::f16, {8, 16}));
   } else if (name == "attention_f32") {
     c.add(filled(DType::f32, {t, 4 * 8}));
-    c.add(filled(DType::f16, {8, 2 * 8}));
-    c.add(filled(DType::f32, {8, 2 * 6}));
+    c.add(filled(quantized ? DType::i8 : DType::f16, {8, 2 * 8}));
+    if (quantized) c.add(filled(DType::f32, {8, 2}));
+    c.add(filled(quantized ? DType::fp8e4m3 : DType::f32, {8, 2 * 6}));
+    if (quantized) c.add(filled(DType::f32, {8, 2}));
     c.add(filled(DType::f32, {t, 4 * 6}));
     c.call.iparams = {4, 2, 8, 6};
     c.call.fparams = {0.3f};
   } else if (name == "mla_attention_f32") {
     c.add(filled(DType::f32, {t, 2 * (8 + 4)}));
-    c.add(filled(DType::f32, {8, 16}));
-    c.add(filled(DType::f16, {8, 4}));
+    c.add(filled(quantized ? DType::fp8e4m3 : DType::f32, {8, 16}));
+    if (quantized) c.add(filled(DType::f32, {8, 1}));
+    c.add(filled(quantized ? DType::i8 : DType::f16, {8, 4}));
+    if (quantized) c.add(filled(DType::f32, {8, 1}));
     c.add(filled(DType::bf16, {2, 8, 16}));
     c.add(filled(DType::f16, {2, 6, 16}));
     c.add(filled(DType::f32, {t, 2 * 6}));
@@ -136,13 +149,16 @@ OwnedCall valid_call(std::string_view name) {
 TEST_CASE("every kernel accepts and runs its small valid call", "[cpu][validation]") {
   ThreadPool pool(2);
   for (const CpuKernelInfo& k : cpu_kernels()) {
-    OwnedCall c = valid_call(k.name);
-    INFO(k.name);
-    REQUIRE_FALSE(c.call.operands.empty());
-    const Status v = validate_cpu_call(k, c.call.get());
-    INFO(v.message());
-    REQUIRE(v.ok());
-    CHECK(k.fn(c.call.get(), step_of(3, 1), &pool).ok());
+    for (bool quantized : {false, true}) {
+      if (quantized && !reads_caches(k.name)) continue;
+      OwnedCall c = valid_call(k.name, quantized);
+      INFO(k.name << (quantized ? " (quantized caches)" : ""));
+      REQUIRE_FALSE(c.call.operands.empty());
+      const Status v = validate_cpu_call(k, c.call.get());
+      INFO(v.message());
+      REQUIRE(v.ok());
+      CHECK(k.fn(c.call.get(), step_of(3, 1), &pool).ok());
+    }
   }
 }
 
@@ -160,7 +176,9 @@ TEST_CASE("calls with one dimension changed are rejected or run within bounds", 
   ThreadPool pool(2);
   int rejected = 0, accepted = 0;
   for (const CpuKernelInfo& k : cpu_kernels()) {
-    const OwnedCall base = valid_call(k.name);
+   for (bool quantized : {false, true}) {
+    if (quantized && !reads_caches(k.name)) continue;
+    const OwnedCall base = valid_call(k.name, quantized);
     for (size_t op = 0; op < base.call.operands.size(); ++op) {
       const TensorView& v = base.call.operands[op];
       for (int d = 0; d < v.rank; ++d) {
@@ -171,7 +189,7 @@ TEST_CASE("calls with one dimension changed are rejected or run within bounds", 
           int64_t count = 1;
           for (int64_t s : shape) count *= s;
           if (v.dtype == DType::i4 && count % 2 != 0) continue;
-          OwnedCall c = valid_call(k.name);
+          OwnedCall c = valid_call(k.name, quantized);
           c.tensors.push_back(std::make_unique<Tensor>(filled(v.dtype, shape, v.group_size)));
           c.call.operands[op] = c.tensors.back()->view;
           const Status s = validate_cpu_call(k, c.call.get());
@@ -189,6 +207,7 @@ TEST_CASE("calls with one dimension changed are rejected or run within bounds", 
         }
       }
     }
+   }
   }
   CHECK(rejected > 100);
   CHECK(accepted > 0);
@@ -205,13 +224,16 @@ TEST_CASE("an operand dtype outside the DType enum is rejected, not used as a sh
 TEST_CASE("every kernel writes bit-identical results with 1 and 4 threads", "[cpu][validation][determinism]") {
   ThreadPool one(1), four(4);
   for (const CpuKernelInfo& k : cpu_kernels()) {
-    OwnedCall a = valid_call(k.name), b = valid_call(k.name);
-    INFO(k.name);
-    REQUIRE(k.fn(a.call.get(), step_of(3, 2), &one).ok());
-    REQUIRE(k.fn(b.call.get(), step_of(3, 2), &four).ok());
-    for (size_t i = 0; i < a.tensors.size(); ++i) {
-      INFO("operand " << i);
-      CHECK(a.tensors[i]->storage == b.tensors[i]->storage);
+    for (bool quantized : {false, true}) {
+      if (quantized && !reads_caches(k.name)) continue;
+      OwnedCall a = valid_call(k.name, quantized), b = valid_call(k.name, quantized);
+      INFO(k.name << (quantized ? " (quantized caches)" : ""));
+      REQUIRE(k.fn(a.call.get(), step_of(3, 2), &one).ok());
+      REQUIRE(k.fn(b.call.get(), step_of(3, 2), &four).ok());
+      for (size_t i = 0; i < a.tensors.size(); ++i) {
+        INFO("operand " << i);
+        CHECK(a.tensors[i]->storage == b.tensors[i]->storage);
+      }
     }
   }
 }

@@ -246,3 +246,68 @@ TEST_CASE("validate_cpu_call checks every operand of a quantized MoE call", "[cp
   call.iparams = {4, 2, 16, 32};
   expect_rejected(validate("moe_ffn_f32_w4", call), {"'x'", "hidden_size"});
 }
+
+// Quantized KV caches (docs/KERNELS.md "Quantized KV caches"): an I8 or FP8E4M3 cache is followed
+// by its F32 [S, groups] scale slot, and only then.
+TEST_CASE("validate_cpu_call accepts a scale slot exactly after each quantized cache", "[cpu][registry]") {
+  Tensor src(DType::f32, {2, 16}), c8(DType::i8, {8, 16}), cf8(DType::fp8e4m3, {8, 16}), c16(DType::f16, {8, 16});
+  Tensor s2(DType::f32, {8, 2}), s3(DType::f32, {8, 3}), s_short(DType::f32, {6, 2}), s_f16(DType::f16, {8, 2});
+  Call store;
+  store.operands = {src.view, c8.view, s2.view};
+  CHECK(validate("kv_store", store).ok());
+  store.operands = {src.view, cf8.view, s2.view};
+  CHECK(validate("kv_store", store).ok());
+  store.operands = {src.view, c8.view};  // quantized cache without its scales
+  expect_rejected(validate("kv_store", store), {"kv_store", "expected 3 operands", "F32 scale slot", "found 2"});
+  store.operands = {src.view, c16.view, s2.view};  // an F16 cache has none
+  expect_rejected(validate("kv_store", store), {"expected 2 operands", "found 3"});
+  store.operands = {src.view, c8.view, s3.view};  // 3 groups do not split 16 values
+  expect_rejected(validate("kv_store", store), {"'cache_scales' [8, 3]", "do not divide"});
+  store.operands = {src.view, c8.view, s_short.view};
+  expect_rejected(validate("kv_store", store), {"'cache_scales' [6, 2]", "expected 8", "per cache position"});
+  store.operands = {src.view, c8.view, s_f16.view};
+  expect_rejected(validate("kv_store", store), {"'cache_scales'", "dtype F16", "expected F32"});
+  TensorView inside = c8.view;  // scales placed inside the cache they scale
+  inside.dtype = DType::f32;
+  inside.rank = 2;
+  inside.shape[0] = 8;
+  inside.shape[1] = 2;
+  inside.bytes = 64;
+  store.operands = {src.view, c8.view, inside};
+  expect_rejected(validate("kv_store", store), {"'cache_scales'", "overlaps", "'cache'"});
+}
+
+TEST_CASE("validate_cpu_call checks the scales of quantized attention and MLA caches", "[cpu][registry]") {
+  // GQA: 4 query heads, 2 KV heads of 8; one scale per (position, KV head).
+  Tensor q(DType::f32, {2, 32}), k(DType::i8, {8, 16}), v(DType::fp8e4m3, {8, 16}), vf(DType::f32, {8, 16});
+  Tensor ks(DType::f32, {8, 2}), vs(DType::f32, {8, 2}), per_row(DType::f32, {8, 1}), out(DType::f32, {2, 32});
+  Call attn;
+  attn.iparams = {4, 2, 8, 8};
+  attn.fparams = {0.3f};
+  attn.operands = {q.view, k.view, ks.view, v.view, vs.view, out.view};
+  Status ok = validate("attention_f32", attn);
+  INFO(ok.message());
+  CHECK(ok.ok());
+  attn.operands = {q.view, k.view, ks.view, vf.view, out.view};  // quantized K, F32 V
+  CHECK(validate("attention_f32", attn).ok());
+  attn.operands = {q.view, k.view, v.view, vs.view, out.view};  // K's scales missing: V is bound in their place
+  expect_rejected(validate("attention_f32", attn), {"operand 2 'k_scales'", "dtype FP8E4M3", "expected F32"});
+  attn.operands = {q.view, k.view, ks.view, v.view, out.view};  // V's scales missing
+  expect_rejected(validate("attention_f32", attn), {"expected 6 operands", "found 5"});
+  attn.operands = {q.view, k.view, per_row.view, v.view, vs.view, out.view};
+  expect_rejected(validate("attention_f32", attn), {"'k_scales' [8, 1]", "expected 2", "per KV head"});
+  attn.operands = {q.view, k.view, ks.view, v.view, ks.view, q.view};  // out over q
+  expect_rejected(validate("attention_f32", attn), {"overlaps"});
+
+  Tensor mq(DType::f32, {1, 2 * 12}), lat(DType::fp8e4m3, {8, 16}), pe(DType::i8, {8, 4}), uk(DType::f32, {2, 8, 16}),
+      uv(DType::f32, {2, 6, 16}), mo(DType::f32, {1, 12});
+  Call mla;
+  mla.iparams = {2, 8, 4, 16, 6};
+  mla.fparams = {0.2f};
+  mla.operands = {mq.view, lat.view, per_row.view, pe.view, per_row.view, uk.view, uv.view, mo.view};
+  CHECK(validate("mla_attention_f32", mla).ok());
+  mla.operands = {mq.view, lat.view, ks.view, pe.view, per_row.view, uk.view, uv.view, mo.view};
+  expect_rejected(validate("mla_attention_f32", mla), {"'latent_scales' [8, 2]", "expected 1", "per latent row"});
+  mla.operands = {mq.view, lat.view, per_row.view, pe.view, uk.view, uv.view, mo.view};
+  expect_rejected(validate("mla_attention_f32", mla), {"expected 8 operands", "found 7"});
+}

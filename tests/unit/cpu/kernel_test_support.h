@@ -16,6 +16,7 @@
 #include "dse/cpu/thread_pool.h"
 #include "dse/targets/dtype_convert.h"
 #include "dse/targets/kernel_abi.h"
+#include "dse/targets/kv_quant.h"
 
 namespace dse::cpu::test {
 
@@ -80,6 +81,28 @@ inline Tensor cache_tensor(DType dtype, std::vector<int64_t> shape, std::vector<
       v[i] = f16_to_f32(t.as<uint16_t>()[i]);
     } else {
       t.f32()[i] = v[i];
+    }
+  }
+  return t;
+}
+
+// A quantized cache (I8 or FP8E4M3) of `v` [S, W] with `groups` groups per row, stored as
+// kv_store does (dse/targets/kv_quant.h), and its F32 [S, groups] scale slot in `scales`. `v`
+// becomes the values the cache represents, q * scale, decoded here from the bytes.
+inline Tensor quant_cache_tensor(DType dtype, std::vector<int64_t> shape, std::vector<float>& v, int64_t groups,
+                                 Tensor& scales) {
+  const int64_t rows = shape[0], width = shape[1], gw = width / groups;
+  Tensor t(dtype, std::move(shape));
+  scales = Tensor(DType::f32, {rows, groups});
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t base = r * width + g * gw;
+      const float s = kv_quantize_group(v.data() + base, gw, dtype, t.as<uint8_t>() + base);
+      scales.f32()[r * groups + g] = s;
+      for (int64_t i = base; i < base + gw; ++i) {
+        const float q = dtype == DType::i8 ? float(t.as<int8_t>()[i]) : fp8e4m3_to_f32(t.as<uint8_t>()[i]);
+        v[size_t(i)] = q * s;
+      }
     }
   }
   return t;

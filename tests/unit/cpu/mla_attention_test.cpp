@@ -17,9 +17,10 @@ struct MlaCase {
 };
 
 struct MlaData {
-  Tensor q, latent, pe, out;
+  Tensor q, latent, pe, out, latent_scales, pe_scales;
   PackedWeight w_uk, w_uv;
   std::vector<float> qv, lv, pv;
+  std::vector<float> lv_orig, pv_orig;  // before the cache rounded or quantized them
   Call call;
 };
 
@@ -30,14 +31,25 @@ MlaData make(const MlaCase& m, uint32_t seed) {
   a.qv = random_values(rng, size_t(cap * m.h * (m.dn + m.dr)));
   a.lv = random_values(rng, size_t(m.cache_len * m.c));
   a.pv = random_values(rng, size_t(m.cache_len * m.dr));
+  a.lv_orig = a.lv;
+  a.pv_orig = a.pv;
   a.q = f32_tensor({cap, m.h * (m.dn + m.dr)}, a.qv);
-  a.latent = cache_tensor(m.cache_dt, {m.cache_len, m.c}, a.lv);
-  a.pe = cache_tensor(m.cache_dt, {m.cache_len, m.dr}, a.pv);
+  // Quantized caches: the whole row is one group, one scale per position.
+  const bool quantized = is_quantized_cache(m.cache_dt);
+  a.latent = quantized ? quant_cache_tensor(m.cache_dt, {m.cache_len, m.c}, a.lv, 1, a.latent_scales)
+                       : cache_tensor(m.cache_dt, {m.cache_len, m.c}, a.lv);
+  a.pe = quantized ? quant_cache_tensor(m.cache_dt, {m.cache_len, m.dr}, a.pv, 1, a.pe_scales)
+                   : cache_tensor(m.cache_dt, {m.cache_len, m.dr}, a.pv);
   const float wscale = float(1.0 / std::sqrt(double(m.c)));
   a.w_uk = pack_weight_for_test(m.wf, {m.h, m.dn, m.c}, random_values(rng, size_t(m.h * m.dn * m.c), -wscale, wscale));
   a.w_uv = pack_weight_for_test(m.wf, {m.h, m.dv, m.c}, random_values(rng, size_t(m.h * m.dv * m.c), -wscale, wscale));
   a.out = Tensor(DType::f32, {cap, m.h * m.dv});
-  a.call.operands = {a.q.view, a.latent.view, a.pe.view, a.w_uk.weight.view, a.w_uv.weight.view, a.out.view};
+  if (quantized) {
+    a.call.operands = {a.q.view, a.latent.view, a.latent_scales.view, a.pe.view, a.pe_scales.view,
+                       a.w_uk.weight.view, a.w_uv.weight.view, a.out.view};
+  } else {
+    a.call.operands = {a.q.view, a.latent.view, a.pe.view, a.w_uk.weight.view, a.w_uv.weight.view, a.out.view};
+  }
   a.call.iparams = {m.h, m.dn, m.dr, m.c, m.dv};
   a.call.fparams = {float(1.0 / std::sqrt(double(m.dn + m.dr)) * 1.5896)};
   return a;
@@ -100,6 +112,30 @@ TEST_CASE("absorbed MLA matches the naive form with materialised keys and values
     INFO("H " << m.h << " dn " << m.dn << " dr " << m.dr << " C " << m.c << " dv " << m.dv << " start " << m.start);
     REQUIRE(run_kernel("mla_attention_f32", a.call, step_of(m.rows, m.start), &pool).ok());
     expect_close(a.out.values(), naive_reference(m, a), 1e-4, {}, 2e-6);
+  }
+}
+
+// Quantized latent and rope caches: exactly the naive form over the dequantized values (same
+// tolerance as F32), and within 0.01 (I8) / 0.04 (FP8 e4m3) absolute of the naive form over the
+// original F32 values (latent and rope values in [-1, 1]).
+TEST_CASE("absorbed MLA reads I8 and FP8 latent and rope caches as q * scale per position", "[cpu][mla]") {
+  ThreadPool pool(4);
+  const MlaCase cases[] = {
+      {4, 16, 8, 32, 16, 12, 12, 0, DType::i8, WeightFormat::f32},          // prefill from 0
+      {3, 24, 8, 64, 16, 30, 4, 20, DType::fp8e4m3, WeightFormat::bf16},    // chunk mid-sequence
+      {2, 32, 16, 128, 32, 16, 1, 15, DType::i8, WeightFormat::f16},        // decode at the last slot
+      {2, 32, 16, 128, 32, 16, 1, 15, DType::fp8e4m3, WeightFormat::f32},
+  };
+  uint32_t seed = 130;
+  for (const MlaCase& m : cases) {
+    MlaData a = make(m, seed++);
+    INFO("H " << m.h << " C " << m.c << " start " << m.start << " cache " << dtype_name(m.cache_dt));
+    REQUIRE(run_kernel("mla_attention_f32", a.call, step_of(m.rows, m.start), &pool).ok());
+    expect_close(a.out.values(), naive_reference(m, a), 1e-4, {}, 2e-6);
+    MlaData orig = a;
+    orig.lv = a.lv_orig;
+    orig.pv = a.pv_orig;
+    expect_close(a.out.values(), naive_reference(m, orig), 0.0, {}, m.cache_dt == DType::i8 ? 0.01 : 0.04);
   }
 }
 

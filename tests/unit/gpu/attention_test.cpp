@@ -17,8 +17,9 @@ Case attention_case(const AttnShape& a, std::mt19937& rng) {
   Case c;
   c.kernel = "attention_f32";
   c.ops.push_back(f32_tensor({a.t_cap, a.hq * a.d}, rng));
-  c.ops.push_back(cache_tensor(a.k_dtype, {a.s, a.hkv * a.d}, rng));
-  c.ops.push_back(cache_tensor(a.v_dtype, {a.s, a.hkv * a.dv}, rng));
+  // Quantized caches bring their [S, Hkv] scale operand right after them.
+  for (Operand& o : any_cache(a.k_dtype, {a.s, a.hkv * a.d}, a.hkv, rng)) c.ops.push_back(o);
+  for (Operand& o : any_cache(a.v_dtype, {a.s, a.hkv * a.dv}, a.hkv, rng)) c.ops.push_back(o);
   c.ops.push_back(sentinel_f32({a.t_cap, a.hq * a.dv}));
   c.iparams = {a.hq, a.hkv, a.d, a.dv};
   c.fparams = {float(1.0 / std::sqrt(double(a.d)))};
@@ -35,8 +36,8 @@ Case mla_case(const MlaShape& m, std::mt19937& rng) {
   Case c;
   c.kernel = "mla_attention_f32";
   c.ops.push_back(f32_tensor({m.t_cap, m.h * (m.dn + m.dr)}, rng));
-  c.ops.push_back(cache_tensor(m.cache_dtype, {m.s, m.c}, rng));
-  c.ops.push_back(cache_tensor(m.pe_dtype, {m.s, m.dr}, rng));
+  for (Operand& o : any_cache(m.cache_dtype, {m.s, m.c}, 1, rng)) c.ops.push_back(o);
+  for (Operand& o : any_cache(m.pe_dtype, {m.s, m.dr}, 1, rng)) c.ops.push_back(o);
   c.ops.push_back(dense_weight(m.w_dtype, {m.h, m.dn, m.c}, rng, 0.1f));
   c.ops.push_back(dense_weight(m.w_dtype, {m.h, m.dv, m.c}, rng, 0.1f));
   c.ops.push_back(sentinel_f32({m.t_cap, m.h * m.dv}));
@@ -72,6 +73,27 @@ TEST_CASE("GPU attention matches the CPU kernel for decode and prefill, GQA and 
   CHECK(compare_f32(o, 3, 1e-4, 1e-6) == 0);
 }
 
+// I8 / FP8E4M3 caches with one scale per (position, KV head): the GPU reads the same bytes and
+// scales as the CPU kernel, so the outputs agree to the F32 tolerance.
+TEST_CASE("GPU attention matches the CPU kernel for I8 and FP8 caches", "[gpu][attention][kv_quant]") {
+  const DType kd = GENERATE(DType::i8, DType::fp8e4m3, DType::f16);
+  const DType vd = GENERATE(DType::i8, DType::fp8e4m3);
+  const AttnShape s = GENERATE(AttnShape{1, 1, 700, 1000, 8, 2, 128, 128, DType::f32, DType::f32},
+                               AttnShape{8, 7, 0, 40, 6, 3, 32, 48, DType::f32, DType::f32},
+                               AttnShape{8, 7, 500, 1000, 4, 1, 128, 128, DType::f32, DType::f32});
+  AttnShape a = s;
+  a.k_dtype = kd;
+  a.v_dtype = vd;
+  std::mt19937 rng(uint32_t(a.s * 11 + a.start));
+  const Case c = attention_case(a, rng);
+  INFO("T " << a.n_tokens << "/" << a.t_cap << " start " << a.start << " S " << a.s << " Hq " << a.hq << " Hkv "
+            << a.hkv << " k " << cpu::dtype_name(kd) << " v " << cpu::dtype_name(vd));
+  const Outcome o = run_both(c);
+  REQUIRE(o.cpu_status.ok());
+  REQUIRE(o.gpu_status.ok());
+  CHECK(compare_f32(o, int(c.ops.size()) - 1, 1e-4, 1e-6) == 0);
+}
+
 TEST_CASE("GPU attention reports a position past the cache and writes nothing", "[gpu][attention]") {
   std::mt19937 rng(3);
   const Case c = attention_case(AttnShape{8, 4, 30, 32, 2, 1, 16, 16, DType::f32, DType::f16}, rng);
@@ -100,6 +122,25 @@ TEST_CASE("GPU MLA attention (absorbed) matches the CPU kernel", "[gpu][mla]") {
   REQUIRE(o.cpu_status.ok());
   REQUIRE(o.gpu_status.ok());
   CHECK(compare_f32(o, 5, 2e-4, 1e-6) == 0);
+}
+
+TEST_CASE("GPU MLA attention matches the CPU kernel for I8 and FP8 latent and rope caches", "[gpu][mla][kv_quant]") {
+  const DType cd = GENERATE(DType::i8, DType::fp8e4m3);
+  const DType pd = GENERATE(DType::i8, DType::fp8e4m3, DType::f32);
+  const MlaShape s = GENERATE(MlaShape{1, 1, 600, 700, 4, 128, 64, 512, 128, DType::f32, DType::f32, DType::f32},
+                              MlaShape{8, 7, 250, 600, 3, 32, 16, 96, 24, DType::f32, DType::f32, DType::f32});
+  MlaShape m = s;
+  m.w_dtype = DType::bf16;
+  m.cache_dtype = cd;
+  m.pe_dtype = pd;
+  std::mt19937 rng(uint32_t(m.s + m.c + 5));
+  const Case c = mla_case(m, rng);
+  INFO("T " << m.n_tokens << "/" << m.t_cap << " start " << m.start << " S " << m.s << " C " << m.c << " latent "
+            << cpu::dtype_name(cd) << " pe " << cpu::dtype_name(pd));
+  const Outcome o = run_both(c);
+  REQUIRE(o.cpu_status.ok());
+  REQUIRE(o.gpu_status.ok());
+  CHECK(compare_f32(o, int(c.ops.size()) - 1, 2e-4, 1e-6) == 0);
 }
 
 TEST_CASE("GPU MLA attention reports a position past the latent cache and writes nothing", "[gpu][mla]") {

@@ -9,6 +9,7 @@
 #include "dse/cpu/weight_packing.h"
 #include "dse/gpu/kernel_registry.h"
 #include "dse/targets/dtype_convert.h"
+#include "dse/targets/kv_quant.h"
 
 namespace dse::gpu::test {
 namespace {
@@ -166,6 +167,30 @@ Operand cache_tensor(DType dtype, std::vector<int64_t> shape, std::mt19937& rng)
     for (float& v : o.as<float>()) v = dist(rng);
   }
   return o;
+}
+
+std::vector<Operand> any_cache(DType dtype, std::vector<int64_t> shape, int64_t groups, std::mt19937& rng,
+                               float amp) {
+  if (!is_quantized_cache(dtype)) {
+    Operand o = cache_tensor(dtype, shape, rng);
+    if (dtype == DType::f32) {
+      for (float& v : o.as<float>()) v *= amp;
+    }
+    return {o};
+  }
+  const int64_t rows = shape[0], width = shape[1], gw = width / groups;
+  Operand cache = make(dtype, std::move(shape));
+  Operand scales = make(DType::f32, {rows, groups});
+  std::uniform_real_distribution<float> dist(-amp, amp);
+  std::vector<float> v(static_cast<size_t>(gw));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t g = 0; g < groups; ++g) {
+      for (float& x : v) x = dist(rng);
+      scales.as<float>()[size_t(r * groups + g)] =
+          kv_quantize_group(v.data(), gw, dtype, cache.bytes.data() + r * width + g * gw);
+    }
+  }
+  return {cache, scales};
 }
 
 Operand dense_weight(DType dtype, std::vector<int64_t> shape, std::mt19937& rng, float amp) {

@@ -56,6 +56,10 @@ Operand f32_tensor(std::vector<int64_t> shape, std::mt19937& rng, float lo = -1.
 Operand sentinel_f32(std::vector<int64_t> shape);  // filled with a recognisable NaN pattern
 Operand i32_tensor(std::vector<int64_t> shape, std::vector<int32_t> values);
 Operand cache_tensor(DType dtype, std::vector<int64_t> shape, std::mt19937& rng);  // F32 or F16, random
+// A cache [S, W] of any cache dtype from random values in [-amp, amp], followed, for I8 and
+// FP8E4M3, by its F32 [S, groups] scale operand (quantized as kv_store does; kv_quant.h).
+std::vector<Operand> any_cache(DType dtype, std::vector<int64_t> shape, int64_t groups, std::mt19937& rng,
+                               float amp = 1.0f);
 Operand dense_weight(DType dtype, std::vector<int64_t> shape, std::mt19937& rng, float amp = 1.0f);  // F32/F16/BF16
 // A weight matrix [rows, k] (or [E, n, k]) in format f plus its scale operand (absent for
 // f32/f16/bf16): packed from random f32 values with the CPU packers.

@@ -1,6 +1,7 @@
 // embed, rms_norm, add, silu_mul, last_row, rope and kv_store on the GPU against the CPU kernels.
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
+#include <cmath>
 
 #include "gpu_test_support.h"
 
@@ -136,6 +137,29 @@ TEST_CASE("GPU kv_store writes the same cache bytes as the CPU kernel for f32 an
   const Outcome o = run_both(c);
   REQUIRE(o.gpu_status.ok());
   CHECK(same_bytes(o, 1));
+}
+
+// Quantized caches: the GPU quantizes with the same operations as the CPU (kv_quant.h), so cache
+// bytes and scales are bit-identical; values span f32 magnitudes from 1e-30 (fp8 subnormals after
+// scaling) to 1e4.
+TEST_CASE("GPU kv_store writes the same quantized bytes and scales as the CPU kernel", "[gpu][kv_store][kv_quant]") {
+  const DType dt = GENERATE(DType::i8, DType::fp8e4m3);
+  const int64_t groups = GENERATE(1, 4);
+  const int64_t tokens = GENERATE(1, 7);
+  std::mt19937 rng(18);
+  Case c;
+  c.kernel = "kv_store";
+  Operand src = f32_tensor({8, 4 * 37}, rng, -1.0f, 1.0f);
+  std::uniform_real_distribution<float> exponent(-30.0f, 4.0f);
+  for (float& v : src.as<float>()) v *= std::pow(10.0f, exponent(rng));
+  for (int64_t i = 0; i < 37; ++i) src.as<float>()[size_t(4 * 37 + i)] = 0.0f;  // an all-zero group
+  c.ops.push_back(src);
+  for (Operand& o : any_cache(dt, {20, 4 * 37}, groups, rng)) c.ops.push_back(o);
+  c.step = {tokens, 3};
+  const Outcome o = run_both(c);
+  REQUIRE(o.gpu_status.ok());
+  CHECK(same_bytes(o, 1));
+  CHECK(same_bytes(o, 2));
 }
 
 TEST_CASE("GPU kv_store reports a position past the cache and writes nothing", "[gpu][kv_store]") {

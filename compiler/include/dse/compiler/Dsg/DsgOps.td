@@ -44,8 +44,13 @@ def Dsg_WeightOp : Dsg_Op<"weight", [Pure]> {
 }
 
 def Dsg_KvCacheOp : Dsg_Op<"kv_cache"> {
-  let summary = "a per-layer cache of [max_seq_len, width] values, f32 or f16";
-  let arguments = (ins StrAttr:$name);
+  let summary = "a per-layer cache of [max_seq_len, width] values, f32, f16, i8 or f8E4M3FN";
+  let description = [{
+    An i8 or f8E4M3FN cache is quantized per (position, group) with one f32 scale
+    (docs/KERNELS.md, "Quantized KV caches"); `scale_groups` splits a row into that many equal
+    groups (one per KV head, or 1 for MLA's caches).
+  }];
+  let arguments = (ins StrAttr:$name, DefaultValuedAttr<I64Attr, "1">:$scale_groups);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
 }

@@ -23,9 +23,10 @@ inline std::optional<KernelContract> find_kernel_contract(llvm::StringRef kernel
       {"add_f32", 3, 3, 0, 0},             // a, b, out
       {"silu_mul_f32", 2, 2, 0, 0},        // gate_up, out
       {"rope_f32", 2, 2, 5, 0},            // x, table; heads, head_dim, offset, dim, interleaved
-      {"kv_store", 2, 2, 0, 0},            // src, cache
-      {"attention_f32", 4, 4, 4, 1},       // q, k_cache, v_cache, out
-      {"mla_attention_f32", 6, 6, 5, 1},   // q, latent, pe, w_uk, w_uv, out
+      // A quantized (i8 / fp8e4m3) cache is followed by its f32 scale slot: "(+s)".
+      {"kv_store", 2, 3, 0, 0},            // src, cache (+s)
+      {"attention_f32", 4, 6, 4, 1},       // q, k_cache (+s), v_cache (+s), out
+      {"mla_attention_f32", 6, 8, 5, 1},   // q, latent (+s), pe (+s), w_uk, w_uv, out
       {"moe_route_f32", 3, 4, 7, 1},       // logits, [bias], ids, weights
       {"moe_ffn_f32_", 6, 8, 4, 0},        // x, ids, weights, gate_up (+s), down (+s), out
       {"last_row_f32", 2, 2, 0, 0},        // x, out

@@ -13,10 +13,14 @@
 
 namespace dse {
 
+// Element type of the KV caches (--kv-precision fp32, fp16, int8, fp8). int8 and fp8 caches are
+// quantized in software per (position, group) with an F32 scale slot (docs/KERNELS.md).
+enum class KvCacheDType { f32, f16, i8, fp8e4m3 };
+
 struct ImportOptions {
   int64_t max_seq_len = 4096;   // tokens the KV cache holds (exactly) and the rope table covers
   int64_t prefill_chunk = 512;  // token capacity of the prefill entry point
-  bool kv_f16 = false;          // KV caches in f16 instead of f32
+  KvCacheDType kv_dtype = KvCacheDType::f32;
   std::string source_name;      // for diagnostic locations: the model folder or config path
 };
 

@@ -22,22 +22,29 @@ enum class OperandRole : uint8_t {
   weight,   // weight matrix or table in the kernel's weight format
   scale,    // quantization scales of the preceding weight
   param,    // small constant tensor: norm weight, rope table, bias
-  cache,    // KV / latent cache, [S, ...]
+  cache,    // KV / latent cache, [S, ...], or the F32 [S, G] scales of a quantized one
 };
 
 constexpr uint16_t dtype_bit(DType d) { return uint16_t(1u << unsigned(d)); }
 inline constexpr uint16_t kF32 = dtype_bit(DType::f32);
 inline constexpr uint16_t kI32 = dtype_bit(DType::i32);
-inline constexpr uint16_t kCacheDTypes = dtype_bit(DType::f32) | dtype_bit(DType::f16);
+// KV caches: F32, F16, or quantized (I8, FP8E4M3) with a scale slot right after them.
+inline constexpr uint16_t kCacheDTypes = dtype_bit(DType::f32) | dtype_bit(DType::f16) |
+                                         dtype_bit(DType::i8) | dtype_bit(DType::fp8e4m3);
 // "Any float weight": dense weights that MLA reads without quantization.
 inline constexpr uint16_t kFloatWeightDTypes = dtype_bit(DType::f32) | dtype_bit(DType::f16) | dtype_bit(DType::bf16);
+
+// OperandSpec::present_if_iparam value of a cache's scale slot: present iff the operand bound
+// just before it (the cache) is quantized (I8 or FP8E4M3, dse/targets/kv_quant.h).
+inline constexpr int8_t kPresentIfQuantizedCache = -2;
 
 struct OperandSpec {
   const char* name;
   OperandRole role;
   uint16_t dtypes;                 // bit mask of accepted DTypes (dtype_bit)
   int8_t rank;
-  int8_t present_if_iparam = -1;   // -1: always present; i: present iff iparams[i] != 0
+  int8_t present_if_iparam = -1;   // -1: always present; i >= 0: present iff iparams[i] != 0;
+                                   // kPresentIfQuantizedCache: see there
 };
 
 struct IParamSpec {
@@ -75,8 +82,14 @@ std::span<const CpuKernelInfo> cpu_kernels();
 // The kernel named `name`, or null if the CPU backend has none.
 const CpuKernelInfo* find_cpu_kernel(std::string_view name);
 
+// Whether operand spec `spec` is present in `call` when `index` operands are bound before it:
+// per its flag iparam, or (kPresentIfQuantizedCache) iff call.operands[index - 1] is an I8 or
+// FP8E4M3 cache. The iparam counts must already match the kernel's (validate_cpu_call checks).
+// Whoever walks a call's operands against the signature uses this, so all agree.
+bool operand_present(const OperandSpec& spec, const KernelCall& call, uint32_t index);
+
 // Checks a resolved call against the kernel's signature: parameter counts and ranges, operand
-// count (optional operands included as the iparams say), dtypes, ranks, byte sizes, that shapes
+// count (optional operands included as the iparams and the cache dtypes say), dtypes, ranks, byte sizes, that shapes
 // agree with each other and with the iparams, the kernels' stack-buffer bounds, and forbidden
 // aliasing. invalid_argument with a message naming the kernel and the operand otherwise. A call
 // that passes cannot make the kernel read or write outside its operands; only run-time values
