@@ -1,8 +1,12 @@
 // matmul_f32_<w>: weight-streaming GEMV kernels (decode) that also serve small prefill chunks.
 #include "matmul.cuh"
 
+#include <cstdlib>
+#include <cstring>
+
 #include "common.cuh"
 #include "gemm_tc.cuh"
+#include "gemv_w4_half.cuh"
 #include "weight_dot.cuh"
 
 namespace dse::gpu {
@@ -170,6 +174,58 @@ __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(DecodeArgs a) {
   }
 }
 
+// The int4 decode GEMV in packed f16 arithmetic (gemv_w4_half.cuh); same grid, parts and epilogue
+// as gemv_decode_kernel. x is staged once per block in dynamic shared memory (2 K bytes).
+template <int R, int U, bool kResidual, bool kMulti>
+__global__ void __launch_bounds__(kThreads) gemv_w4_half_kernel(DecodeArgs a) {
+  extern __shared__ uint4 xs_half[];
+  __shared__ float red[kThreads / kLanes];
+  const int lane = threadIdx.x % kLanes;
+  const int64_t warp = int64_t(blockIdx.x) * (kThreads / kLanes) + threadIdx.x / kLanes;
+  // Warps past the last row still help stage x (the block synchronises once), then leave.
+  const bool active = warp < a.warps;
+  const int64_t wq = active ? warp : 0;
+  const int p = !kMulti ? 0 : ((a.parts > 2 && wq >= a.part[2].first_warp) ? 2 : ((a.parts > 1 && wq >= a.part[1].first_warp) ? 1 : 0));
+  const GemvPart& part = !kMulti ? a.part[0] : (p == 0 ? a.part[0] : (p == 1 ? a.part[1] : a.part[2]));
+  const int64_t n0 = (wq - part.first_warp) * R;
+  int64_t wrow[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) wrow[r] = n0 + r < part.n ? n0 + r : part.n - 1;
+  const int64_t nvec = part.w.k / 32;
+  // The first weights are on their way while x is staged.
+  W4Batch<R, U> batch;
+  batch.load(part.w, wrow, lane, nvec);
+  const float x_factor = stage_x_half(a.x, part.w.k, xs_half, red);
+  const int64_t n_tokens = a.step->n_tokens;
+  float acc[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) acc[r] = 0.0f;
+  for (int64_t v0 = lane; v0 < nvec; v0 += int64_t(kLanes) * U) {
+    if (v0 != lane) batch.load(part.w, wrow, v0, nvec);
+    batch.accumulate(xs_half, v0, nvec, acc);
+  }
+  if (!active) return;
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const float v = warp_sum(acc[r]) * x_factor + (part.bias ? part.bias[wrow[r]] : 0.0f);
+    if (lane == 0 && n_tokens >= 1 && n0 + r < part.n) {
+      part.out[n0 + r] = v;
+      if constexpr (kResidual) a.residual_out[n0 + r] = a.residual_in[n0 + r] + v;
+    }
+  }
+}
+
+// Whether int4 decode GEMVs use the packed f16 kernel: yes unless DSE_GPU_GEMV_W4=f32 (the f32
+// kernel, kept for comparison and as the reference of the f16 one), and only for K <= 24576 (x
+// must fit the 48 KiB of shared memory a launch gets without opting in to more).
+bool use_w4_half(int64_t k) {
+  static const bool enabled = [] {
+    const char* v = std::getenv("DSE_GPU_GEMV_W4");
+    return v == nullptr || std::strcmp(v, "f32") != 0;
+  }();
+  return enabled && k % 8 == 0 && k * 2 <= 48 * 1024;
+}
+
 template <WeightFormat F, int R, int U, bool kNorm, bool kResidual>
 void launch_decode_at(DecodeArgs a, GpuStream stream) {
   a.warps = 0;
@@ -178,6 +234,14 @@ void launch_decode_at(DecodeArgs a, GpuStream stream) {
     a.warps += ceil_div(a.part[j].n, R);
   }
   const dim3 grid(unsigned(ceil_div(a.warps, kThreads / kLanes)));
+  if constexpr (F == WeightFormat::w4 && !kNorm) {
+    if (use_w4_half(a.part[0].w.k)) {
+      const size_t smem = size_t(a.part[0].w.k) * 2;
+      if (a.parts > 1) gemv_w4_half_kernel<R, U, kResidual, true><<<grid, kThreads, smem, stream>>>(a);
+      else gemv_w4_half_kernel<R, U, kResidual, false><<<grid, kThreads, smem, stream>>>(a);
+      return;
+    }
+  }
   if (a.parts > 1) gemv_decode_kernel<F, R, U, kNorm, kResidual, true><<<grid, kThreads, 0, stream>>>(a);
   else gemv_decode_kernel<F, R, U, kNorm, kResidual, false><<<grid, kThreads, 0, stream>>>(a);
 }

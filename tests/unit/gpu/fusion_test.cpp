@@ -231,7 +231,9 @@ TEST_CASE("a fused decode program leaves the same bytes as the unfused one in ev
   REQUIRE(stats.residuals_fused == 1);
   const std::vector<uint8_t> got = run(fused);
   // Y, A1, A2, B and R (R2) as f32; the fused GEMV sums W (w x) and scales by 1/rms afterwards, so
-  // results agree to f32 rounding, not bit for bit.
+  // results agree to f32 rounding, not bit for bit; for w4 the unfused GEMV rounds x to f16 and the
+  // norm-fused one (f32 arithmetic) does not.
+  const double tolerance = f == WeightFormat::w4 ? 4e-3 : 2e-5;
   auto out_of = [&](size_t c) { return unfused.calls[c].operands[unfused.calls[c].n_operands - 1]; };
   const TensorView outs[] = {norm.operands[2], out_of(1), out_of(2), out_of(3), norm.operands[0], out_of(4)};
   for (const TensorView& v : outs) {
@@ -243,7 +245,7 @@ TEST_CASE("a fused decode program leaves the same bytes as the unfused one in ev
     rms = std::sqrt(rms / double(v.bytes / 4));
     int bad = 0;
     for (uint64_t i = 0; i < v.bytes / 4; ++i)
-      if (!(std::fabs(a[i] - b[i]) <= 2e-5 * (std::fabs(a[i]) + rms))) ++bad;
+      if (!(std::fabs(a[i] - b[i]) <= tolerance * (std::fabs(a[i]) + rms))) ++bad;
     INFO("buffer at offset " << at);
     CHECK(bad == 0);
   }

@@ -28,17 +28,18 @@ Case matmul_case(WeightFormat f, const MatmulShape& s, std::mt19937& rng) {
   return c;
 }
 
-// Prefill chunks (a token capacity of 16 or more) run on tensor cores with f16 inputs: x and the
-// dequantized weights are rounded to f16 (11 significant bits) and the products summed in f32, so
-// the error is a few units of 2^-11 relative to the size of the outputs, not f32 rounding.
-void check_tensor_cores(WeightFormat f, const MatmulShape& s, uint32_t seed, float x_scale = 1.0f) {
+// Prefill chunks (a token capacity of 16 or more) run on tensor cores with f16 inputs, and int4
+// decode GEMVs in packed f16 arithmetic (gemv_w4_half.cuh): x (and the dequantized weights) are
+// rounded to f16 (11 significant bits), so the error is a few units of 2^-11 relative to the size
+// of the outputs, not f32 rounding.
+void check_f16_inputs(WeightFormat f, const MatmulShape& s, uint32_t seed, float x_scale = 1.0f) {
   std::mt19937 rng(seed);
   Case c = matmul_case(f, s, rng);
   if (x_scale != 1.0f) {
     float* x = reinterpret_cast<float*>(c.ops[0].bytes.data());
     for (size_t i = 0; i < c.ops[0].bytes.size() / 4; ++i) x[i] *= x_scale;
   }
-  INFO(c.kernel << " tensor cores T " << s.n_tokens << "/" << s.t_cap << " N " << s.n << " K " << s.k << " group "
+  INFO(c.kernel << " f16 inputs T " << s.n_tokens << "/" << s.t_cap << " N " << s.n << " K " << s.k << " group "
                 << s.group << " bias " << s.bias << " x scale " << x_scale);
   const Outcome o = run_both(c);
   REQUIRE(o.cpu_status.ok());
@@ -47,6 +48,11 @@ void check_tensor_cores(WeightFormat f, const MatmulShape& s, uint32_t seed, flo
 }
 
 void check(WeightFormat f, const MatmulShape& s, uint32_t seed) {
+  // int4 at decode on the 16-byte path (groups of 32s) takes the packed f16 kernel.
+  if (f == WeightFormat::w4 && s.t_cap == 1 && s.group % 32 == 0 && s.k % 32 == 0) {
+    check_f16_inputs(f, s, seed);
+    return;
+  }
   std::mt19937 rng(seed);
   const Case c = matmul_case(f, s, rng);
   INFO(c.kernel << " T " << s.n_tokens << "/" << s.t_cap << " N " << s.n << " K " << s.k << " group " << s.group
@@ -115,14 +121,21 @@ TEST_CASE("GPU matmul on tensor cores (prefill chunks) matches the CPU kernel wi
   MatmulShape sg = s;
   sg.group = group;
   if (f == WeightFormat::w4 && sg.k % group != 0) return;
-  check_tensor_cores(f, sg, 4321u + uint32_t(sg.n + group));
+  check_f16_inputs(f, sg, 4321u + uint32_t(sg.n + group));
 }
 
 TEST_CASE("GPU matmul on tensor cores keeps rows beyond f16's range finite and exact to rounding",
           "[gpu][matmul][tensor-cores]") {
   // x values around 1e6 would overflow f16 (65504); each row is scaled by a power of two first.
-  check_tensor_cores(WeightFormat::w4, MatmulShape{64, 33, 256, 512, 128, true}, 77u, 1e6f);
-  check_tensor_cores(WeightFormat::f16, MatmulShape{64, 64, 256, 512, 0, false}, 78u, 3e5f);
+  check_f16_inputs(WeightFormat::w4, MatmulShape{64, 33, 256, 512, 128, true}, 77u, 1e6f);
+  check_f16_inputs(WeightFormat::f16, MatmulShape{64, 64, 256, 512, 0, false}, 78u, 3e5f);
+}
+
+TEST_CASE("GPU int4 decode GEMV (packed f16) scales x into f16's range and back", "[gpu][matmul]") {
+  // Rows far above f16's largest value and far below its smallest normal one.
+  const float x_scale = GENERATE(1e6f, 3e4f, 1e-7f);
+  check_f16_inputs(WeightFormat::w4, MatmulShape{1, 1, 4096, 4096, 128, true}, 91u, x_scale);
+  check_f16_inputs(WeightFormat::w4, MatmulShape{1, 1, 300, 11008, 32, false}, 92u, x_scale);
 }
 
 TEST_CASE("GPU matmul with no tokens leaves the output untouched", "[gpu][matmul]") {

@@ -1,0 +1,103 @@
+// The int4 decode GEMV in packed f16 arithmetic: fewer instructions per weight than the f32 path
+// of weight_dot.cuh (which spends a PRMT, an FADD and an FFMA on every weight and was measured
+// instruction-bound), at the price of rounding x to f16.
+//
+// Per 32-bit word of 8 nibbles (k = 8m .. 8m+7, low nibble first) one LOP3 (after a shift) puts
+// nibbles j and j+4 under the exponent of 1024.0 in a half2, one HSUB2 removes 1032 (exact: small
+// integers), one HFMA2 multiplies by (x[j], x[j+4]) and accumulates: 15 instructions per 8 weights.
+// x is staged once per block in shared memory in that pair order, scaled by a power of two so that
+// the 16 products a half2 lane sums per 32-weight vector stay far inside f16's range; each
+// vector's half2 sum is widened to f32 and multiplied by its group scale there.
+#pragma once
+
+#include <cstdint>
+
+#include "common.cuh"
+#include "weight_dot.cuh"
+
+namespace dse::gpu {
+
+// Stages x (f32, K values, K % 8 == 0) in `xs` (K / 8 entries of 16 bytes) as f16 scaled by 2^e,
+// chosen so that max|x| * 2^e lies in [128, 256): entry m holds the half2 pairs (x[8m+j],
+// x[8m+j+4]), j = 0..3. Returns 2^-e, the factor of the finished dot products. `red` holds one
+// float per logical warp of the block. Every thread of the block must call it (it synchronises).
+__device__ __forceinline__ float stage_x_half(const float* x, int64_t k, uint4* xs, float* red) {
+  const int64_t groups = k / 8;
+  float m = 0.0f;
+  for (int64_t g = threadIdx.x; g < groups; g += blockDim.x) {
+    const float4 a = load_shared16(x + 8 * g), b = load_shared16(x + 8 * g + 4);
+    m = fmaxf(m, fmaxf(fmaxf(fmaxf(fabsf(a.x), fabsf(a.y)), fmaxf(fabsf(a.z), fabsf(a.w))),
+                       fmaxf(fmaxf(fabsf(b.x), fabsf(b.y)), fmaxf(fabsf(b.z), fabsf(b.w)))));
+  }
+  m = block_max(m, red);
+  int e = 0;
+  if (m > 0.0f && isfinite(m)) {  // NaN / inf rows keep e = 0 and propagate as the f32 path does
+    int exponent;
+    frexpf(m, &exponent);  // m in [2^(exponent-1), 2^exponent)
+    e = 8 - exponent;
+  }
+  const float s = ldexpf(1.0f, e);
+  for (int64_t g = threadIdx.x; g < groups; g += blockDim.x) {
+    const float4 a = load_shared16(x + 8 * g), b = load_shared16(x + 8 * g + 4);
+    const __half2 p0 = __floats2half2_rn(a.x * s, b.x * s), p1 = __floats2half2_rn(a.y * s, b.y * s);
+    const __half2 p2 = __floats2half2_rn(a.z * s, b.z * s), p3 = __floats2half2_rn(a.w * s, b.w * s);
+    xs[g] = make_uint4(*reinterpret_cast<const uint32_t*>(&p0), *reinterpret_cast<const uint32_t*>(&p1),
+                       *reinterpret_cast<const uint32_t*>(&p2), *reinterpret_cast<const uint32_t*>(&p3));
+  }
+  __syncthreads();
+  return ldexpf(1.0f, -e);
+}
+
+// U 16-byte vectors (32 weights each) of R rows, loaded together, and their group scales.
+template <int R, int U>
+struct W4Batch {
+  uint4 wv[U][R];
+  float sc[U][R];
+
+  __device__ __forceinline__ void load(const WeightMatrix& w, const int64_t (&rows)[R], int64_t v0, int64_t nvec) {
+    const int64_t rb = w.k / 2, groups = w.k / w.group;
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int64_t v = v0 + int64_t(u) * kLanes;
+      const int64_t gi = w.group_shift >= 0 ? (v >> w.group_shift) : int64_t(uint32_t(v) / uint32_t(w.group / 32));
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        wv[u][r] = v < nvec ? load_stream16(w.data + rows[r] * rb + v * 16) : make_uint4(0, 0, 0, 0);
+        sc[u][r] = v < nvec ? f16_to_f32(static_cast<const uint16_t*>(w.scales)[rows[r] * groups + gi]) : 0.0f;
+      }
+    }
+  }
+
+  // acc[r] += sum over the batch's vectors of (W[row r] . x) for those 32 k, before the x factor.
+  __device__ __forceinline__ void accumulate(const uint4* xs, int64_t v0, int64_t nvec, float (&acc)[R]) const {
+    const __half2 bias = __float2half2_rn(1032.0f);
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int64_t v = v0 + int64_t(u) * kLanes;
+      const bool live = v < nvec;
+      const uint4* xg = xs + 4 * (live ? v : v0);
+      uint4 xq[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) xq[i] = xg[i];
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        __half2 h = __float2half2_rn(0.0f);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const uint32_t q = vec_word(wv[u][r], i);
+#pragma unroll
+          for (int j = 0; j < 4; ++j) {
+            const uint32_t t = ((q >> (4 * j)) & 0x000f000fu) | 0x64006400u;  // {1024 + n_j, 1024 + n_j+4}
+            const __half2 nib = __hsub2(*reinterpret_cast<const __half2*>(&t), bias);
+            const uint32_t xw = vec_word(xq[i], j);
+            h = __hfma2(nib, *reinterpret_cast<const __half2*>(&xw), h);
+          }
+        }
+        const float2 f = __half22float2(h);
+        acc[r] = fmaf(live ? f.x + f.y : 0.0f, sc[u][r], acc[r]);
+      }
+    }
+  }
+};
+
+}  // namespace dse::gpu
