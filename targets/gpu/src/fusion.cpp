@@ -6,6 +6,7 @@
 
 #include "dse/cpu/weight_format.h"
 #include "matmul.cuh"
+#include "rope.cuh"
 
 namespace dse::gpu {
 namespace {
@@ -31,6 +32,9 @@ constexpr GpuKernelInfo kFused[] = {fused_info<WeightFormat::f32>(), fused_info<
 
 const GpuKernelInfo* fused_kernel(WeightFormat f) { return &kFused[static_cast<int>(f)]; }
 
+constexpr GpuKernelInfo kRopeStore{"fused_rope_store", launch_rope_store,
+                                   [](const KernelCall&) -> uint64_t { return 0; }};
+
 // Byte ranges of two operands overlap (null data never overlaps).
 bool overlap(const TensorView& a, const TensorView& b) {
   if (a.data == nullptr || b.data == nullptr) return false;
@@ -45,14 +49,15 @@ bool same(const TensorView& a, const TensorView& b) {
 }  // namespace
 
 FusionOptions parse_fusion_options(std::string_view list) {
-  FusionOptions o{false, false, false};
+  FusionOptions o{false, false, false, false};
   while (!list.empty()) {
     const size_t comma = list.find(',');
     const std::string_view word = list.substr(0, comma);
     if (word == "norm") o.norm = true;
     else if (word == "merge") o.merge = true;
     else if (word == "residual") o.residual = true;
-    else if (word == "all") o = FusionOptions{true, true, true};
+    else if (word == "rope") o.rope = true;
+    else if (word == "all") o = FusionOptions{true, true, true, true};
     list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
   }
   return o;
@@ -68,6 +73,42 @@ FusionStats fuse_decode_calls(const GpuCallList& program, FusionStorage& storage
   FusionStats stats;
   size_t i = 0;
   while (i < calls.size()) {
+    // rope q, rope k, kv_store k, kv_store v -> one launch.
+    if (options.rope && i + 3 < calls.size() && names[i] == "rope_f32" && names[i + 1] == "rope_f32" &&
+        names[i + 2] == "kv_store" && names[i + 3] == "kv_store" &&
+        rope_store_applies(calls[i], calls[i + 1], calls[i + 2], calls[i + 3])) {
+      const KernelCall &rq = calls[i], &rk = calls[i + 1], &sk = calls[i + 2], &sv = calls[i + 3];
+      // The stores must not overlap what the launch reads (q, k, v, the table) or each other.
+      const TensorView reads[] = {rq.operands[0], rk.operands[0], sv.operands[0], rq.operands[1]};
+      bool clash = overlap(sk.operands[1], sv.operands[1]);
+      for (const TensorView& r : reads) clash = clash || overlap(sk.operands[1], r) || overlap(sv.operands[1], r);
+      clash = clash || overlap(rq.operands[0], rk.operands[0]) || overlap(rq.operands[0], sv.operands[0]) ||
+              overlap(rk.operands[0], sv.operands[0]);
+      if (!clash) {
+        FusedCallOperands& st = storage.calls.emplace_back();
+        st.views[0] = rq.operands[0];
+        st.views[1] = rq.operands[1];
+        st.views[2] = rk.operands[0];
+        st.views[3] = sk.operands[1];
+        st.views[4] = sv.operands[0];
+        st.views[5] = sv.operands[1];
+        st.iparams[0] = rq.iparams[0];
+        st.iparams[1] = rk.iparams[0];
+        st.iparams[2] = rq.iparams[1];
+        st.iparams[3] = rq.iparams[4];
+        KernelCall fused;
+        fused.operands = st.views;
+        fused.n_operands = 6;
+        fused.iparams = st.iparams;
+        fused.n_iparams = 4;
+        out_calls.push_back(fused);
+        out_kernels.push_back(&kRopeStore);
+        out_names.push_back("rope_f32+rope_f32+kv_store+kv_store");
+        ++stats.rope_stores_fused;
+        i += 4;
+        continue;
+      }
+    }
     // A matmul at i (plain) or at i + 1 after the rms_norm that produces its input.
     size_t m = i;
     bool norm = false;

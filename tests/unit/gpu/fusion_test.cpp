@@ -255,3 +255,141 @@ TEST_CASE("a fused decode program leaves the same bytes as the unfused one in ev
 }
 
 }  // namespace dse::gpu::test
+
+namespace dse::gpu::test {
+namespace {
+
+// rope(q), rope(k), kv_store(k), kv_store(v) on addresses from `base`, as a decode step of a Llama
+// layer has them (q: hq heads, k and v: hk heads of head_dim d; table [S, rot_dim]).
+struct RopeProgram {
+  std::vector<TensorView> views;
+  std::vector<int64_t> ip_q, ip_k, ip_none;
+  std::vector<KernelCall> calls;
+  std::vector<const GpuKernelInfo*> kernels;
+  std::vector<std::string_view> names;
+  uint64_t bytes = 0;
+
+  RopeProgram(uint8_t* base, int64_t hq, int64_t hk, int64_t d, int64_t rot_dim, bool interleaved, int64_t s,
+              DType k_cache_dtype) {
+    views.reserve(16);
+    uint64_t off = 0;
+    auto take = [&](uint64_t n) {
+      uint8_t* p = base + off;
+      off += (n + 255) / 256 * 256;
+      return p;
+    };
+    const TensorView q = view_at(take(uint64_t(hq * d * 4)), DType::f32, 1, hq * d);
+    const TensorView k = view_at(take(uint64_t(hk * d * 4)), DType::f32, 1, hk * d);
+    const TensorView v = view_at(take(uint64_t(hk * d * 4)), DType::f32, 1, hk * d);
+    const TensorView table = view_at(take(uint64_t(s * rot_dim * 4)), DType::f32, s, rot_dim);
+    const TensorView kc = view_at(take(uint64_t(cpu::dtype_bytes(k_cache_dtype, s * hk * d))), k_cache_dtype, s, hk * d);
+    const TensorView vc = view_at(take(uint64_t(s * hk * d * 4)), DType::f32, s, hk * d);
+    bytes = off;
+    ip_q = {hq, d, 0, rot_dim, interleaved ? 1 : 0};
+    ip_k = {hk, d, 0, rot_dim, interleaved ? 1 : 0};
+    auto add = [&](const char* name, std::initializer_list<TensorView> ops, std::vector<int64_t>& ip) {
+      KernelCall c;
+      c.operands = views.data() + views.size();
+      c.n_operands = uint32_t(ops.size());
+      for (const TensorView& o : ops) views.push_back(o);
+      c.iparams = ip.data();
+      c.n_iparams = uint32_t(ip.size());
+      calls.push_back(c);
+      kernels.push_back(find_gpu_kernel(name));
+      names.push_back(kernels.back()->name);
+    };
+    add("rope_f32", {q, table}, ip_q);
+    add("rope_f32", {k, table}, ip_k);
+    add("kv_store", {k, kc}, ip_none);
+    add("kv_store", {v, vc}, ip_none);
+  }
+  GpuCallList list() { return {&calls, &kernels, &names}; }
+};
+
+const FusionOptions kRopeOnly{false, false, false, true};
+
+}  // namespace
+
+TEST_CASE("fusion makes rope, rope, kv_store, kv_store one launch where the rotation is full width",
+          "[gpu][fusion]") {
+  alignas(256) static uint8_t arena[1 << 20];
+  {
+    RopeProgram p(arena, 4, 2, 64, 64, false, 32, DType::f16);
+    FusionStorage storage;
+    CHECK(fuse_decode_calls(p.list(), storage, kRopeOnly).rope_stores_fused == 1);
+    CHECK(p.calls.size() == 1);
+  }
+  {
+    RopeProgram p(arena, 4, 2, 64, 32, true, 32, DType::f16);  // MLA-like partial rotation: left alone
+    FusionStorage storage;
+    CHECK(fuse_decode_calls(p.list(), storage, kRopeOnly).rope_stores_fused == 0);
+    CHECK(p.calls.size() == 4);
+  }
+  {
+    RopeProgram p(arena, 4, 2, 64, 64, false, 32, DType::f16);  // off by default
+    FusionStorage storage;
+    CHECK(fuse_decode_calls(p.list(), storage).rope_stores_fused == 0);
+  }
+}
+
+TEST_CASE("fused rope + kv_store leaves the bytes the four calls leave", "[gpu][fusion]") {
+  if (!gpu_available()) SKIP("no GPU");
+  const bool interleaved = GENERATE(false, true);
+  const DType kc_dtype = GENERATE(DType::f16, DType::f32);
+  const int64_t pos = GENERATE(0, 37, 63);
+  INFO("interleaved " << interleaved << " k cache " << cpu::dtype_name(kc_dtype) << " position " << pos);
+  void* base = nullptr;
+  REQUIRE(cudaMalloc(&base, 4 << 20) == cudaSuccess);
+  RopeProgram unfused(static_cast<uint8_t*>(base), 12, 2, 128, 128, interleaved, 64, kc_dtype);
+  std::mt19937 rng(11u + uint32_t(pos));
+  std::vector<uint8_t> image(unfused.bytes);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (uint8_t& b : image) b = uint8_t(byte(rng));
+  auto put = [&](const TensorView& v, const std::vector<uint8_t>& src) {
+    std::memcpy(image.data() + (static_cast<uint8_t*>(v.data) - static_cast<uint8_t*>(base)), src.data(), v.bytes);
+  };
+  for (const TensorView* v : {&unfused.calls[0].operands[0], &unfused.calls[1].operands[0],
+                              &unfused.calls[3].operands[0], &unfused.calls[0].operands[1]})
+    put(*v, f32_tensor({v->shape[0], v->shape[1]}, rng).bytes);
+  StepInfo* d_step;
+  GpuErrorRecord* d_err;
+  REQUIRE(cudaMalloc(&d_step, sizeof(StepInfo)) == cudaSuccess);
+  REQUIRE(cudaMalloc(&d_err, sizeof(GpuErrorRecord)) == cudaSuccess);
+  const StepInfo step{1, pos};
+  REQUIRE(cudaMemcpy(d_step, &step, sizeof(step), cudaMemcpyHostToDevice) == cudaSuccess);
+  GpuStep gstep;
+  gstep.d_step = d_step;
+  gstep.d_error = d_err;
+  auto run = [&](RopeProgram& p) {
+    REQUIRE(cudaMemcpy(base, image.data(), image.size(), cudaMemcpyHostToDevice) == cudaSuccess);
+    REQUIRE(cudaMemset(d_err, 0, sizeof(GpuErrorRecord)) == cudaSuccess);
+    for (size_t i = 0; i < p.calls.size(); ++i) REQUIRE(p.kernels[i]->launch(p.calls[i], gstep, nullptr).ok());
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    std::vector<uint8_t> after(image.size());
+    REQUIRE(cudaMemcpy(after.data(), base, after.size(), cudaMemcpyDeviceToHost) == cudaSuccess);
+    GpuErrorRecord rec;
+    REQUIRE(cudaMemcpy(&rec, d_err, sizeof(rec), cudaMemcpyDeviceToHost) == cudaSuccess);
+    CHECK(rec.code == 0);
+    return after;
+  };
+  const std::vector<uint8_t> want = run(unfused);
+  RopeProgram fused(static_cast<uint8_t*>(base), 12, 2, 128, 128, interleaved, 64, kc_dtype);
+  FusionStorage storage;
+  REQUIRE(fuse_decode_calls(fused.list(), storage, kRopeOnly).rope_stores_fused == 1);
+  const std::vector<uint8_t> got = run(fused);
+  // Same float operations in the same order: the bytes agree (the rotation may contract into an
+  // FMA differently in the two kernels, hence one unit of the last place on q and k).
+  size_t differ = 0;
+  for (size_t i = 0; i + 4 <= want.size(); i += 4) {
+    float a, b;
+    std::memcpy(&a, want.data() + i, 4);
+    std::memcpy(&b, got.data() + i, 4);
+    if (std::memcmp(&a, &b, 4) != 0 && !(std::fabs(a - b) <= 1e-6f * std::fabs(a))) ++differ;
+  }
+  CHECK(differ == 0);
+  cudaFree(base);
+  cudaFree(d_step);
+  cudaFree(d_err);
+}
+
+}  // namespace dse::gpu::test
