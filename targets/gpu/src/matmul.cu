@@ -50,6 +50,18 @@ struct DecodeArgs {
   float* residual_out = nullptr;
 };
 
+// The matrix warp w computes (kMulti: the last part whose first warp is <= w), chosen by selects
+// rather than a dynamic index into the parameter block.
+template <bool kMulti>
+__device__ __forceinline__ const GemvPart& part_of(const DecodeArgs& a, int64_t w) {
+  if constexpr (!kMulti) {
+    return a.part[0];
+  } else {
+    const int p = (a.parts > 2 && w >= a.part[2].first_warp) ? 2 : ((a.parts > 1 && w >= a.part[1].first_warp) ? 1 : 0);
+    return p == 0 ? a.part[0] : (p == 1 ? a.part[1] : a.part[2]);
+  }
+}
+
 // Activation source of the rms_norm prologue: x * w, and the lane's share of sum(x^2). The dot
 // product is multiplied by 1 / rms afterwards: W (w * x / rms) = (W (w * x)) / rms. A lane sums at
 // most K / 32 squares in f32 (the warp total is taken in double, as rms_norm_f32 sums): double
@@ -132,8 +144,7 @@ __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(DecodeArgs a) {
   const int lane = threadIdx.x % kLanes;
   const int64_t warp = int64_t(blockIdx.x) * (kThreads / kLanes) + threadIdx.x / kLanes;
   if (warp >= a.warps) return;
-  const int p = !kMulti ? 0 : ((a.parts > 2 && warp >= a.part[2].first_warp) ? 2 : ((a.parts > 1 && warp >= a.part[1].first_warp) ? 1 : 0));
-  const GemvPart& part = !kMulti ? a.part[0] : (p == 0 ? a.part[0] : (p == 1 ? a.part[1] : a.part[2]));
+  const GemvPart& part = part_of<kMulti>(a, warp);
   const int64_t n0 = (warp - part.first_warp) * R;
   int64_t wrow[R];
 #pragma unroll
@@ -185,8 +196,7 @@ __global__ void __launch_bounds__(kThreads) gemv_w4_half_kernel(DecodeArgs a) {
   // Warps past the last row still help stage x (the block synchronises once), then leave.
   const bool active = warp < a.warps;
   const int64_t wq = active ? warp : 0;
-  const int p = !kMulti ? 0 : ((a.parts > 2 && wq >= a.part[2].first_warp) ? 2 : ((a.parts > 1 && wq >= a.part[1].first_warp) ? 1 : 0));
-  const GemvPart& part = !kMulti ? a.part[0] : (p == 0 ? a.part[0] : (p == 1 ? a.part[1] : a.part[2]));
+  const GemvPart& part = part_of<kMulti>(a, wq);
   const int64_t n0 = (wq - part.first_warp) * R;
   int64_t wrow[R];
 #pragma unroll

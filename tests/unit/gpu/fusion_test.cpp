@@ -20,20 +20,8 @@ using cpu::WeightFormat;
 
 const FusionOptions kAll{true, true, true};  // every fusion, also those off by default
 
-TensorView view_at(void* data, DType dtype, int64_t rows, int64_t cols, int32_t group = 0) {
-  TensorView v;
-  v.data = data;
-  v.dtype = dtype;
-  v.rank = 2;
-  v.shape[0] = rows;
-  v.shape[1] = cols;
-  v.bytes = uint64_t(cpu::dtype_bytes(dtype, rows * cols));
-  v.group_size = group;
-  return v;
-}
-
 TensorView vector_at(void* data, int64_t n) {
-  TensorView v = view_at(data, DType::f32, n, 1);
+  TensorView v = view_2d(data, DType::f32, n, 1);
   v.rank = 1;
   v.shape[1] = 0;
   return v;
@@ -66,8 +54,8 @@ struct Program {
     uint8_t* g = take(uint64_t(k * 4));
     uint8_t* y = in_place_norm ? r : take(uint64_t(t * k * 4));
     auto weight = [&](int64_t rows, int64_t cols, std::vector<TensorView>& ops) {
-      ops.push_back(view_at(take(uint64_t(cpu::dtype_bytes(wd, rows * cols))), wd, rows, cols, group));
-      if (f == WeightFormat::w4) ops.push_back(view_at(take(uint64_t(rows * cols)), DType::f16, rows, cols / group));
+      ops.push_back(view_2d(take(uint64_t(cpu::dtype_bytes(wd, rows * cols))), wd, rows, cols, group));
+      if (f == WeightFormat::w4) ops.push_back(view_2d(take(uint64_t(rows * cols)), DType::f16, rows, cols / group));
       else if (cpu::has_scale_slot(f)) ops.push_back(vector_at(take(uint64_t(rows * 4)), rows));
     };
     uint8_t* a1 = take(uint64_t(t * n1 * 4));
@@ -90,20 +78,20 @@ struct Program {
       names.push_back(kernels.back()->name);  // static storage, as the runtime's names are
     };
     const std::string mm = "matmul_f32_" + std::string(cpu::weight_format_name(f));
-    std::vector<TensorView> m1{view_at(y, DType::f32, t, k)}, m1b{view_at(y, DType::f32, t, k)},
-        m2{view_at(a1, DType::f32, t, n1)};
+    std::vector<TensorView> m1{view_2d(y, DType::f32, t, k)}, m1b{view_2d(y, DType::f32, t, k)},
+        m2{view_2d(a1, DType::f32, t, n1)};
     weight(n1, k, m1);
     weight(n1, k, m1b);
     weight(k, n1, m2);
-    m1.push_back(view_at(a1, DType::f32, t, n1));
+    m1.push_back(view_2d(a1, DType::f32, t, n1));
     m1b.push_back(vector_at(take(uint64_t(n1 * 4)), n1));
-    m1b.push_back(view_at(a2, DType::f32, t, n1));
-    m2.push_back(view_at(b, DType::f32, t, k));
-    add_call("rms_norm_f32", {view_at(r, DType::f32, t, k), vector_at(g, k), view_at(y, DType::f32, t, k)}, ip_none);
+    m1b.push_back(view_2d(a2, DType::f32, t, n1));
+    m2.push_back(view_2d(b, DType::f32, t, k));
+    add_call("rms_norm_f32", {view_2d(r, DType::f32, t, k), vector_at(g, k), view_2d(y, DType::f32, t, k)}, ip_none);
     add_call(mm, m1, ip_no_bias);
     add_call(mm, m1b, ip_bias);
     add_call(mm, m2, ip_no_bias);
-    add_call("add_f32", {view_at(b, DType::f32, t, k), view_at(r, DType::f32, t, k), view_at(r2, DType::f32, t, k)},
+    add_call("add_f32", {view_2d(b, DType::f32, t, k), view_2d(r, DType::f32, t, k), view_2d(r2, DType::f32, t, k)},
              ip_none);
     bytes = off;
   }
@@ -278,12 +266,13 @@ struct RopeProgram {
       off += (n + 255) / 256 * 256;
       return p;
     };
-    const TensorView q = view_at(take(uint64_t(hq * d * 4)), DType::f32, 1, hq * d);
-    const TensorView k = view_at(take(uint64_t(hk * d * 4)), DType::f32, 1, hk * d);
-    const TensorView v = view_at(take(uint64_t(hk * d * 4)), DType::f32, 1, hk * d);
-    const TensorView table = view_at(take(uint64_t(s * rot_dim * 4)), DType::f32, s, rot_dim);
-    const TensorView kc = view_at(take(uint64_t(cpu::dtype_bytes(k_cache_dtype, s * hk * d))), k_cache_dtype, s, hk * d);
-    const TensorView vc = view_at(take(uint64_t(s * hk * d * 4)), DType::f32, s, hk * d);
+    const TensorView q = view_2d(take(uint64_t(hq * d * 4)), DType::f32, 1, hq * d);
+    const TensorView k = view_2d(take(uint64_t(hk * d * 4)), DType::f32, 1, hk * d);
+    const TensorView v = view_2d(take(uint64_t(hk * d * 4)), DType::f32, 1, hk * d);
+    const TensorView table = view_2d(take(uint64_t(s * rot_dim * 4)), DType::f32, s, rot_dim);
+    const TensorView kc =
+        view_2d(take(uint64_t(cpu::dtype_bytes(k_cache_dtype, s * hk * d))), k_cache_dtype, s, hk * d);
+    const TensorView vc = view_2d(take(uint64_t(s * hk * d * 4)), DType::f32, s, hk * d);
     bytes = off;
     ip_q = {hq, d, 0, rot_dim, interleaved ? 1 : 0};
     ip_k = {hk, d, 0, rot_dim, interleaved ? 1 : 0};

@@ -48,6 +48,18 @@ TensorView view_of(const Operand& o, void* data) {
 
 }  // namespace
 
+TensorView view_2d(void* data, DType dtype, int64_t rows, int64_t cols, int32_t group) {
+  TensorView v;
+  v.data = data;
+  v.dtype = dtype;
+  v.rank = 2;
+  v.shape[0] = rows;
+  v.shape[1] = cols;
+  v.bytes = uint64_t(cpu::dtype_bytes(dtype, rows * cols));
+  v.group_size = group;
+  return v;
+}
+
 bool gpu_available() {
   int n = 0;
   return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;

@@ -54,6 +54,10 @@ Outcome run_both(const Case& c);
 // Operand builders. `bytes_for` sizes the storage; `fill_*` write deterministic random values.
 Operand f32_tensor(std::vector<int64_t> shape, std::mt19937& rng, float lo = -1.0f, float hi = 1.0f);
 Operand sentinel_f32(std::vector<int64_t> shape);  // filled with a recognisable NaN pattern
+
+// A rank-2 view [rows, cols] of `dtype` at `data` (any memory), as the runtime resolves operands;
+// for tests that build programs of several calls on addresses of their own.
+TensorView view_2d(void* data, DType dtype, int64_t rows, int64_t cols, int32_t group = 0);
 Operand i32_tensor(std::vector<int64_t> shape, std::vector<int32_t> values);
 Operand cache_tensor(DType dtype, std::vector<int64_t> shape, std::mt19937& rng);  // F32 or F16, random
 // A cache [S, W] of any cache dtype from random values in [-amp, amp], followed, for I8 and

@@ -12,17 +12,6 @@
 namespace dse::gpu::test {
 namespace {
 
-TensorView view(void* data, DType dtype, int64_t rows, int64_t cols) {
-  TensorView v;
-  v.data = data;
-  v.dtype = dtype;
-  v.rank = 2;
-  v.shape[0] = rows;
-  v.shape[1] = cols;
-  v.bytes = uint64_t(cpu::dtype_bytes(dtype, rows * cols));
-  return v;
-}
-
 KernelCall call_of(const TensorView* ops, uint32_t n, const int64_t* ip, uint32_t ni, const float* fp, uint32_t nf) {
   KernelCall c;
   c.operands = ops;
@@ -64,10 +53,10 @@ TEST_CASE("a decode step captured once as a CUDA graph replays correctly for eve
   REQUIRE(cudaMemcpy(dvc, vc.bytes.data(), vc.bytes.size(), cudaMemcpyHostToDevice) == cudaSuccess);
   REQUIRE(cudaMemset(d_err, 0, sizeof(GpuErrorRecord)) == cudaSuccess);
 
-  const TensorView g_store_k[] = {view(dk, DType::f32, 1, hkv * d), view(dkc, DType::f16, S, hkv * d)};
-  const TensorView g_store_v[] = {view(dv, DType::f32, 1, hkv * d), view(dvc, DType::f16, S, hkv * d)};
-  const TensorView g_attn[] = {view(dq, DType::f32, 1, hq * d), view(dkc, DType::f16, S, hkv * d),
-                               view(dvc, DType::f16, S, hkv * d), view(dout, DType::f32, 1, hq * d)};
+  const TensorView g_store_k[] = {view_2d(dk, DType::f32, 1, hkv * d), view_2d(dkc, DType::f16, S, hkv * d)};
+  const TensorView g_store_v[] = {view_2d(dv, DType::f32, 1, hkv * d), view_2d(dvc, DType::f16, S, hkv * d)};
+  const TensorView g_attn[] = {view_2d(dq, DType::f32, 1, hq * d), view_2d(dkc, DType::f16, S, hkv * d),
+                               view_2d(dvc, DType::f16, S, hkv * d), view_2d(dout, DType::f32, 1, hq * d)};
   const GpuKernelInfo* store = find_gpu_kernel("kv_store");
   const GpuKernelInfo* attn = find_gpu_kernel("attention_f32");
   REQUIRE(store);
@@ -97,10 +86,14 @@ TEST_CASE("a decode step captured once as a CUDA graph replays correctly for eve
   const cpu::CpuKernelInfo* cattn = cpu::find_cpu_kernel("attention_f32");
   REQUIRE(cstore);
   REQUIRE(cattn);
-  const TensorView c_store_k[] = {view(k.bytes.data(), DType::f32, 1, hkv * d), view(kc.bytes.data(), DType::f16, S, hkv * d)};
-  const TensorView c_store_v[] = {view(v.bytes.data(), DType::f32, 1, hkv * d), view(vc.bytes.data(), DType::f16, S, hkv * d)};
-  const TensorView c_attn[] = {view(q.bytes.data(), DType::f32, 1, hq * d), view(kc.bytes.data(), DType::f16, S, hkv * d),
-                               view(vc.bytes.data(), DType::f16, S, hkv * d), view(out_cpu.data(), DType::f32, 1, hq * d)};
+  const TensorView c_store_k[] = {view_2d(k.bytes.data(), DType::f32, 1, hkv * d),
+                                  view_2d(kc.bytes.data(), DType::f16, S, hkv * d)};
+  const TensorView c_store_v[] = {view_2d(v.bytes.data(), DType::f32, 1, hkv * d),
+                                  view_2d(vc.bytes.data(), DType::f16, S, hkv * d)};
+  const TensorView c_attn[] = {view_2d(q.bytes.data(), DType::f32, 1, hq * d),
+                               view_2d(kc.bytes.data(), DType::f16, S, hkv * d),
+                               view_2d(vc.bytes.data(), DType::f16, S, hkv * d),
+                               view_2d(out_cpu.data(), DType::f32, 1, hq * d)};
 
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (int64_t i = 0; i < steps; ++i) {
