@@ -23,15 +23,10 @@ ResolvedProgram ResolvedProgram::resolve(const LoadedModel& model, const EntryPo
   p.fns_.reserve(entry.instructions.size());
   p.kernel_names_.reserve(entry.instructions.size());
   for (const InstructionInfo& in : entry.instructions) {
-    KernelCall call;
-    call.operands = p.views_.data() + p.views_.size();
-    call.n_operands = uint32_t(in.operands.size());
+    const TensorView* operands = p.views_.data() + p.views_.size();
     for (uint32_t slot : in.operands) p.views_.push_back(make_view(model.slots()[slot], slot_addresses[slot]));
-    call.iparams = in.iparams.data();
-    call.n_iparams = uint32_t(in.iparams.size());
-    call.fparams = in.fparams.data();
-    call.n_fparams = uint32_t(in.fparams.size());
-    p.calls_.push_back(call);
+    p.calls_.push_back(make_kernel_call(operands, in.operands.size(), in.iparams.data(), in.iparams.size(),
+                                        in.fparams.data(), in.fparams.size()));
     p.fns_.push_back(in.fn);
     p.kernel_names_.push_back(in.kernel);
   }

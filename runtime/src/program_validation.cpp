@@ -220,13 +220,8 @@ Status decode_entry_point(const fb::Artifact& artifact, std::string_view name, u
       }
       views.push_back(make_view(slots[slot], planned_address(slots[slot])));
     }
-    KernelCall call;
-    call.operands = views.data();
-    call.n_operands = uint32_t(views.size());
-    call.iparams = ii.iparams.data();
-    call.n_iparams = uint32_t(ii.iparams.size());
-    call.fparams = ii.fparams.data();
-    call.n_fparams = uint32_t(ii.fparams.size());
+    const KernelCall call = make_kernel_call(views.data(), views.size(), ii.iparams.data(), ii.iparams.size(),
+                                             ii.fparams.data(), ii.fparams.size());
     Status st = cpu::validate_cpu_call(*info, call);
     if (!st.ok()) return Status(StatusCode::corrupt_data, label + ": " + st.message());
 

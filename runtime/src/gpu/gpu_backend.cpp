@@ -125,15 +125,10 @@ Status resolve_program(const LoadedModel& model, const EntryPointInfo& entry, st
                                                  ", which this GPU build of libdse does not have; use a libdse "
                                                  "as new as the dsc that compiled the artifact");
     }
-    KernelCall call;
-    call.operands = p.views.data() + p.views.size();
-    call.n_operands = uint32_t(in.operands.size());
+    const TensorView* operands = p.views.data() + p.views.size();
     for (uint32_t slot : in.operands) p.views.push_back(make_view(model.slots()[slot], addresses[slot]));
-    call.iparams = in.iparams.data();
-    call.n_iparams = uint32_t(in.iparams.size());
-    call.fparams = in.fparams.data();
-    call.n_fparams = uint32_t(in.fparams.size());
-    p.calls.push_back(call);
+    p.calls.push_back(make_kernel_call(operands, in.operands.size(), in.iparams.data(), in.iparams.size(),
+                                       in.fparams.data(), in.fparams.size()));
     p.kernels.push_back(k);
     p.kernel_names.push_back(in.kernel);
   }
@@ -149,14 +144,9 @@ uint64_t entry_workspace_bytes(const LoadedModel& model, const EntryPointInfo& e
     if (k == nullptr) continue;  // refused with a message when the session resolves it
     views.clear();
     for (uint32_t slot : in.operands) views.push_back(make_view(model.slots()[slot], nullptr));
-    KernelCall call;
-    call.operands = views.data();
-    call.n_operands = uint32_t(views.size());
-    call.iparams = in.iparams.data();
-    call.n_iparams = uint32_t(in.iparams.size());
-    call.fparams = in.fparams.data();
-    call.n_fparams = uint32_t(in.fparams.size());
-    most = std::max(most, k->workspace_bytes(call));
+    most = std::max(most, k->workspace_bytes(make_kernel_call(views.data(), views.size(), in.iparams.data(),
+                                                              in.iparams.size(), in.fparams.data(),
+                                                              in.fparams.size())));
   }
   return most;
 }

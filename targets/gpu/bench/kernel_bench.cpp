@@ -161,13 +161,8 @@ void run(BenchCase& c, const Options& opt, double copy_bw) {
   }
   std::vector<TensorView> views;
   for (auto& t : c.ops) views.push_back(t.view);
-  KernelCall call;
-  call.operands = views.data();
-  call.n_operands = uint32_t(views.size());
-  call.iparams = c.iparams.data();
-  call.n_iparams = uint32_t(c.iparams.size());
-  call.fparams = c.fparams.data();
-  call.n_fparams = uint32_t(c.fparams.size());
+  const KernelCall call = make_kernel_call(views.data(), views.size(), c.iparams.data(), c.iparams.size(),
+                                           c.fparams.data(), c.fparams.size());
   dse::gpu::GpuStep step;
   StepInfo* d_step;
   dse::gpu::GpuErrorRecord* d_err;

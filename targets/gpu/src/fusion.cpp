@@ -96,12 +96,7 @@ FusionStats fuse_decode_calls(const GpuCallList& program, FusionStorage& storage
         st.iparams[1] = rk.iparams[0];
         st.iparams[2] = rq.iparams[1];
         st.iparams[3] = rq.iparams[4];
-        KernelCall fused;
-        fused.operands = st.views;
-        fused.n_operands = 6;
-        fused.iparams = st.iparams;
-        fused.n_iparams = 4;
-        out_calls.push_back(fused);
+        out_calls.push_back(make_kernel_call(st.views, 6, st.iparams, 4, nullptr, 0));
         out_kernels.push_back(&kRopeStore);
         out_names.push_back("rope_f32+rope_f32+kv_store+kv_store");
         ++stats.rope_stores_fused;
@@ -223,14 +218,7 @@ FusionStats fuse_decode_calls(const GpuCallList& program, FusionStorage& storage
     st.iparams[1] = residual ? 1 : 0;
     st.iparams[2] = int64_t(parts.size());
     st.fparams[0] = norm ? calls[i].fparams[0] : 0.0f;
-    KernelCall fused;
-    fused.operands = st.views;
-    fused.n_operands = uint32_t(5 + 4 * parts.size());
-    fused.iparams = st.iparams;
-    fused.n_iparams = 3;
-    fused.fparams = st.fparams;
-    fused.n_fparams = 1;
-    out_calls.push_back(fused);
+    out_calls.push_back(make_kernel_call(st.views, 5 + 4 * parts.size(), st.iparams, 3, st.fparams, 1));
     out_kernels.push_back(fused_kernel(*f));
     out_names.push_back(norm ? (residual ? "rms_norm_f32+matmul+add_f32" : "rms_norm_f32+matmul")
                              : (residual ? "matmul+add_f32" : "matmul"));

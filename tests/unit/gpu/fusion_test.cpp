@@ -27,28 +27,50 @@ TensorView vector_at(void* data, int64_t n) {
   return v;
 }
 
+// A program under construction as the runtime holds one (parallel lists of calls, launchers and
+// names), on buffers taken from an arena at 256-byte aligned offsets.
+struct ProgramBuilder {
+  std::vector<TensorView> views;  // reserved: KernelCall::operands points into it
+  std::vector<KernelCall> calls;
+  std::vector<const GpuKernelInfo*> kernels;
+  std::vector<std::string_view> names;
+  uint8_t* base;
+  uint64_t bytes = 0;  // of the arena taken so far
+
+  ProgramBuilder(uint8_t* arena, size_t max_views) : base(arena) { views.reserve(max_views); }
+
+  uint8_t* take(uint64_t n) {
+    uint8_t* p = base + bytes;
+    bytes += (n + 255) / 256 * 256;
+    return p;
+  }
+
+  // `ip` and `fp` are members of the program: the call points at them.
+  void add(const std::string& name, const std::vector<TensorView>& ops, const std::vector<int64_t>& ip,
+           const std::vector<float>* fp = nullptr) {
+    const TensorView* operands = views.data() + views.size();
+    views.insert(views.end(), ops.begin(), ops.end());
+    calls.push_back(make_kernel_call(operands, ops.size(), ip.data(), ip.size(), fp ? fp->data() : nullptr,
+                                     fp ? fp->size() : 0));
+    kernels.push_back(find_gpu_kernel(name));
+    names.push_back(kernels.back()->name);  // static storage, as the runtime's names are
+  }
+
+  GpuCallList list() { return {&calls, &kernels, &names}; }
+};
+
 // A program of the shape a Llama layer's decode step has around one norm:
 //   rms_norm(R -> Y); matmul W1 (Y -> A1); matmul W1b + bias (Y -> A2); matmul W2 (A1 -> B);
 //   add(B, R -> R or R2)
 // on addresses from `base` (256-byte aligned offsets); `in_place_norm` makes Y the same buffer as
 // R, `new_residual` makes the add write a new buffer R2 (as dsc's plans mostly do).
-struct Program {
-  std::vector<TensorView> views;  // reserved: KernelCall::operands points into it
+struct Program : ProgramBuilder {
   std::vector<int64_t> ip_none{}, ip_no_bias{0}, ip_bias{1};
   std::vector<float> fp_norm{1e-5f};
-  std::vector<KernelCall> calls;
-  std::vector<const GpuKernelInfo*> kernels;
-  std::vector<std::string_view> names;
 
   Program(uint8_t* base, WeightFormat f, int64_t t, int64_t k, int64_t n1, int32_t group, bool in_place_norm,
-          bool new_residual = false) {
-    views.reserve(64);
-    uint64_t off = 0;
-    auto take = [&](uint64_t bytes) {
-      uint8_t* p = base + off;
-      off += (bytes + 255) / 256 * 256;
-      return p;
-    };
+          bool new_residual = false)
+      : ProgramBuilder(base, 64) {
     const DType wd = cpu::weight_dtype(f);
     uint8_t* r = take(uint64_t(t * k * 4));
     uint8_t* g = take(uint64_t(k * 4));
@@ -62,21 +84,6 @@ struct Program {
     uint8_t* a2 = take(uint64_t(t * n1 * 4));
     uint8_t* b = take(uint64_t(t * k * 4));
     uint8_t* r2 = new_residual ? take(uint64_t(t * k * 4)) : r;
-    auto add_call = [&](const std::string& name, const std::vector<TensorView>& ops, std::vector<int64_t>& ip) {
-      KernelCall c;
-      c.operands = views.data() + views.size();
-      c.n_operands = uint32_t(ops.size());
-      for (const TensorView& v : ops) views.push_back(v);
-      c.iparams = ip.data();
-      c.n_iparams = uint32_t(ip.size());
-      if (name == "rms_norm_f32") {
-        c.fparams = fp_norm.data();
-        c.n_fparams = 1;
-      }
-      calls.push_back(c);
-      kernels.push_back(find_gpu_kernel(name));
-      names.push_back(kernels.back()->name);  // static storage, as the runtime's names are
-    };
     const std::string mm = "matmul_f32_" + std::string(cpu::weight_format_name(f));
     std::vector<TensorView> m1{view_2d(y, DType::f32, t, k)}, m1b{view_2d(y, DType::f32, t, k)},
         m2{view_2d(a1, DType::f32, t, n1)};
@@ -87,16 +94,14 @@ struct Program {
     m1b.push_back(vector_at(take(uint64_t(n1 * 4)), n1));
     m1b.push_back(view_2d(a2, DType::f32, t, n1));
     m2.push_back(view_2d(b, DType::f32, t, k));
-    add_call("rms_norm_f32", {view_2d(r, DType::f32, t, k), vector_at(g, k), view_2d(y, DType::f32, t, k)}, ip_none);
-    add_call(mm, m1, ip_no_bias);
-    add_call(mm, m1b, ip_bias);
-    add_call(mm, m2, ip_no_bias);
-    add_call("add_f32", {view_2d(b, DType::f32, t, k), view_2d(r, DType::f32, t, k), view_2d(r2, DType::f32, t, k)},
-             ip_none);
-    bytes = off;
+    add("rms_norm_f32", {view_2d(r, DType::f32, t, k), vector_at(g, k), view_2d(y, DType::f32, t, k)}, ip_none,
+        &fp_norm);
+    add(mm, m1, ip_no_bias);
+    add(mm, m1b, ip_bias);
+    add(mm, m2, ip_no_bias);
+    add("add_f32", {view_2d(b, DType::f32, t, k), view_2d(r, DType::f32, t, k), view_2d(r2, DType::f32, t, k)},
+        ip_none);
   }
-  uint64_t bytes = 0;
-  GpuCallList list() { return {&calls, &kernels, &names}; }
 };
 
 }  // namespace
@@ -249,23 +254,12 @@ namespace {
 
 // rope(q), rope(k), kv_store(k), kv_store(v) on addresses from `base`, as a decode step of a Llama
 // layer has them (q: hq heads, k and v: hk heads of head_dim d; table [S, rot_dim]).
-struct RopeProgram {
-  std::vector<TensorView> views;
+struct RopeProgram : ProgramBuilder {
   std::vector<int64_t> ip_q, ip_k, ip_none;
-  std::vector<KernelCall> calls;
-  std::vector<const GpuKernelInfo*> kernels;
-  std::vector<std::string_view> names;
-  uint64_t bytes = 0;
 
   RopeProgram(uint8_t* base, int64_t hq, int64_t hk, int64_t d, int64_t rot_dim, bool interleaved, int64_t s,
-              DType k_cache_dtype) {
-    views.reserve(16);
-    uint64_t off = 0;
-    auto take = [&](uint64_t n) {
-      uint8_t* p = base + off;
-      off += (n + 255) / 256 * 256;
-      return p;
-    };
+              DType k_cache_dtype)
+      : ProgramBuilder(base, 16) {
     const TensorView q = view_2d(take(uint64_t(hq * d * 4)), DType::f32, 1, hq * d);
     const TensorView k = view_2d(take(uint64_t(hk * d * 4)), DType::f32, 1, hk * d);
     const TensorView v = view_2d(take(uint64_t(hk * d * 4)), DType::f32, 1, hk * d);
@@ -273,26 +267,13 @@ struct RopeProgram {
     const TensorView kc =
         view_2d(take(uint64_t(cpu::dtype_bytes(k_cache_dtype, s * hk * d))), k_cache_dtype, s, hk * d);
     const TensorView vc = view_2d(take(uint64_t(s * hk * d * 4)), DType::f32, s, hk * d);
-    bytes = off;
     ip_q = {hq, d, 0, rot_dim, interleaved ? 1 : 0};
     ip_k = {hk, d, 0, rot_dim, interleaved ? 1 : 0};
-    auto add = [&](const char* name, std::initializer_list<TensorView> ops, std::vector<int64_t>& ip) {
-      KernelCall c;
-      c.operands = views.data() + views.size();
-      c.n_operands = uint32_t(ops.size());
-      for (const TensorView& o : ops) views.push_back(o);
-      c.iparams = ip.data();
-      c.n_iparams = uint32_t(ip.size());
-      calls.push_back(c);
-      kernels.push_back(find_gpu_kernel(name));
-      names.push_back(kernels.back()->name);
-    };
     add("rope_f32", {q, table}, ip_q);
     add("rope_f32", {k, table}, ip_k);
     add("kv_store", {k, kc}, ip_none);
     add("kv_store", {v, vc}, ip_none);
   }
-  GpuCallList list() { return {&calls, &kernels, &names}; }
 };
 
 const FusionOptions kRopeOnly{false, false, false, true};

@@ -83,13 +83,8 @@ Outcome run_both(const Case& c) {
     const int src = c.ops[i].alias_of < 0 ? int(i) : c.ops[i].alias_of;
     cpu_views[i] = view_of(c.ops[i], out.cpu[size_t(src)].data());
   }
-  KernelCall call;
-  call.operands = cpu_views.data();
-  call.n_operands = uint32_t(cpu_views.size());
-  call.iparams = c.iparams.data();
-  call.n_iparams = uint32_t(c.iparams.size());
-  call.fparams = c.fparams.data();
-  call.n_fparams = uint32_t(c.fparams.size());
+  KernelCall call = make_kernel_call(cpu_views.data(), cpu_views.size(), c.iparams.data(), c.iparams.size(),
+                                     c.fparams.data(), c.fparams.size());
   const Status valid = cpu::validate_cpu_call(*cpu_info, call);
   INFO("validate_cpu_call: " << valid.message());
   REQUIRE(valid.ok());

@@ -10,20 +10,6 @@
 #include "gpu_test_support.h"
 
 namespace dse::gpu::test {
-namespace {
-
-KernelCall call_of(const TensorView* ops, uint32_t n, const int64_t* ip, uint32_t ni, const float* fp, uint32_t nf) {
-  KernelCall c;
-  c.operands = ops;
-  c.n_operands = n;
-  c.iparams = ip;
-  c.n_iparams = ni;
-  c.fparams = fp;
-  c.n_fparams = nf;
-  return c;
-}
-
-}  // namespace
 
 TEST_CASE("a decode step captured once as a CUDA graph replays correctly for every new position",
           "[gpu][graph]") {
@@ -61,7 +47,7 @@ TEST_CASE("a decode step captured once as a CUDA graph replays correctly for eve
   const GpuKernelInfo* attn = find_gpu_kernel("attention_f32");
   REQUIRE(store);
   REQUIRE(attn);
-  const KernelCall attn_call = call_of(g_attn, 4, attn_ip, 4, attn_fp, 1);
+  const KernelCall attn_call = make_kernel_call(g_attn, 4, attn_ip, 4, attn_fp, 1);
   const uint64_t ws_bytes = attn->workspace_bytes(attn_call);
   REQUIRE(cudaMalloc(&ws, ws_bytes) == cudaSuccess);
   GpuStep gstep;
@@ -76,8 +62,8 @@ TEST_CASE("a decode step captured once as a CUDA graph replays correctly for eve
   cudaGraph_t graph;
   cudaGraphExec_t exec;
   REQUIRE(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess);
-  REQUIRE(store->launch(call_of(g_store_k, 2, nullptr, 0, nullptr, 0), gstep, stream).ok());
-  REQUIRE(store->launch(call_of(g_store_v, 2, nullptr, 0, nullptr, 0), gstep, stream).ok());
+  REQUIRE(store->launch(make_kernel_call(g_store_k, 2, nullptr, 0, nullptr, 0), gstep, stream).ok());
+  REQUIRE(store->launch(make_kernel_call(g_store_v, 2, nullptr, 0, nullptr, 0), gstep, stream).ok());
   REQUIRE(attn->launch(attn_call, astep, stream).ok());
   REQUIRE(cudaStreamEndCapture(stream, &graph) == cudaSuccess);
   REQUIRE(cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess);
@@ -101,9 +87,9 @@ TEST_CASE("a decode step captured once as a CUDA graph replays correctly for eve
     for (float& x : q.as<float>()) x = dist(rng);
     for (float& x : k.as<float>()) x = dist(rng);
     for (float& x : v.as<float>()) x = dist(rng);
-    REQUIRE(cstore->fn(call_of(c_store_k, 2, nullptr, 0, nullptr, 0), step, nullptr).ok());
-    REQUIRE(cstore->fn(call_of(c_store_v, 2, nullptr, 0, nullptr, 0), step, nullptr).ok());
-    REQUIRE(cattn->fn(call_of(c_attn, 4, attn_ip, 4, attn_fp, 1), step, nullptr).ok());
+    REQUIRE(cstore->fn(make_kernel_call(c_store_k, 2, nullptr, 0, nullptr, 0), step, nullptr).ok());
+    REQUIRE(cstore->fn(make_kernel_call(c_store_v, 2, nullptr, 0, nullptr, 0), step, nullptr).ok());
+    REQUIRE(cattn->fn(make_kernel_call(c_attn, 4, attn_ip, 4, attn_fp, 1), step, nullptr).ok());
 
     // What the executor does per token: new inputs and a new step in device memory, then replay.
     REQUIRE(cudaMemcpyAsync(dq, q.bytes.data(), q.bytes.size(), cudaMemcpyHostToDevice, stream) == cudaSuccess);

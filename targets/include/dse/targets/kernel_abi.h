@@ -45,6 +45,20 @@ struct KernelCall {
   uint32_t n_fparams = 0;
 };
 
+// A call on `n_operands` views at `operands` with the given parameter arrays (any may be null when
+// its count is 0); the call only points at them, so they must outlive it.
+inline KernelCall make_kernel_call(const TensorView* operands, size_t n_operands, const int64_t* iparams,
+                                   size_t n_iparams, const float* fparams, size_t n_fparams) {
+  KernelCall c;
+  c.operands = operands;
+  c.n_operands = uint32_t(n_operands);
+  c.iparams = iparams;
+  c.n_iparams = uint32_t(n_iparams);
+  c.fparams = fparams;
+  c.n_fparams = uint32_t(n_fparams);
+  return c;
+}
+
 // A CPU kernel. Returns a non-ok Status only for conditions the loader could not rule out
 // (the loader already checked operand counts, dtypes and bounds).
 using CpuKernelFn = Status (*)(const KernelCall& call, const StepInfo& step, ThreadPool* pool);
