@@ -19,6 +19,18 @@ __device__ __forceinline__ bool beats(float v, int32_t i, float bv, int32_t bi) 
   return v > bv || (v == bv && i < bi);
 }
 
+// The best (value, index) pair of the logical warp, in every lane.
+__device__ __forceinline__ void warp_argmax(float& best, int32_t& best_i) {
+  for (int off = 16; off > 0; off >>= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffu, best, off, kLanes);
+    const int32_t oi = __shfl_xor_sync(0xffffffffu, best_i, off, kLanes);
+    if (beats(ov, oi, best, best_i)) {
+      best = ov;
+      best_i = oi;
+    }
+  }
+}
+
 __global__ void __launch_bounds__(kThreads) argmax_f32_kernel(const float* __restrict__ logits, int64_t n,
                                                                int32_t* __restrict__ out) {
   float best = -INFINITY;
@@ -32,14 +44,7 @@ __global__ void __launch_bounds__(kThreads) argmax_f32_kernel(const float* __res
     }
   }
   // Warp, then block reduction of (value, index) pairs.
-  for (int off = 16; off > 0; off >>= 1) {
-    const float ov = __shfl_xor_sync(0xffffffffu, best, off, kLanes);
-    const int32_t oi = __shfl_xor_sync(0xffffffffu, best_i, off, kLanes);
-    if (beats(ov, oi, best, best_i)) {
-      best = ov;
-      best_i = oi;
-    }
-  }
+  warp_argmax(best, best_i);
   __shared__ float s_v[kThreads / kLanes];
   __shared__ int32_t s_i[kThreads / kLanes];
   const int warp = int(threadIdx.x) / kLanes;
@@ -52,14 +57,7 @@ __global__ void __launch_bounds__(kThreads) argmax_f32_kernel(const float* __res
   if (warp == 0) {
     best = s_v[lane];
     best_i = s_i[lane];
-    for (int off = 16; off > 0; off >>= 1) {
-      const float ov = __shfl_xor_sync(0xffffffffu, best, off, kLanes);
-      const int32_t oi = __shfl_xor_sync(0xffffffffu, best_i, off, kLanes);
-      if (beats(ov, oi, best, best_i)) {
-        best = ov;
-        best_i = oi;
-      }
-    }
+    warp_argmax(best, best_i);
     if (lane == 0) *out = best_i == INT32_MAX ? 0 : best_i;
   }
 }

@@ -24,13 +24,6 @@ Shape shape_of(const KernelCall& call) {
           call.iparams[3]};
 }
 
-template <typename SK, typename SV>
-void launch_split(const SplitArgs& a, GpuStream stream) {
-  const dim3 grid(unsigned(a.plan.n_splits), unsigned(a.heads), unsigned(a.token_cap));
-  split_kernel<SK, F32Storage, SV, kThreads, kDimsPerThread>
-      <<<grid, kThreads, split_smem_bytes(a.d1, a.d2), stream>>>(a);
-}
-
 }  // namespace
 
 uint64_t attention_f32_workspace(const KernelCall& call) {
@@ -91,7 +84,9 @@ Status launch_attention_f32(const KernelCall& call, const GpuStep& step, GpuStre
   a.err = step.d_error;
   a.op = GpuOp::attention;
   with_cache_storage(kc.cache->dtype, [&](auto k) {
-    with_cache_storage(vc.cache->dtype, [&](auto v) { launch_split<decltype(k), decltype(v)>(a, stream); });
+    with_cache_storage(vc.cache->dtype, [&](auto v) {
+      launch_split_kernel<decltype(k), F32Storage, decltype(v), kThreads, kDimsPerThread>(a, stream);
+    });
   });
   DSE_RETURN_IF_ERROR(launch_status("attention_f32 (split)"));
   combine_kernel<<<dim3(unsigned(sh.hq), unsigned(sh.t_cap)), 128, size_t(plan.n_splits) * sizeof(float), stream>>>(

@@ -44,6 +44,17 @@ __device__ __forceinline__ void record_error(GpuErrorRecord* err, StatusCode cod
   }
 }
 
+// The position check of kernels that index a table or cache by position: true when start_pos ..
+// start_pos + rows - 1 all lie in [0, limit); otherwise the error is recorded (once: by thread 0
+// of block (0, 0, 0)) and the kernel must write nothing.
+__device__ __forceinline__ bool positions_ok(const StepInfo* step, int64_t rows, int64_t limit, GpuErrorRecord* err,
+                                             GpuOp op) {
+  if (positions_fit(step, rows, limit)) return true;
+  if (blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0 && threadIdx.x == 0)
+    record_error(err, StatusCode::out_of_range, op, bad_position(step, rows), limit, 0);
+  return false;
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int m = kLanes / 2; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m, kLanes);

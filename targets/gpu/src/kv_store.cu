@@ -17,11 +17,7 @@ __global__ void __launch_bounds__(kThreads) kv_store_kernel(const float* src, vo
   const int64_t rows = step_rows(step, cap);
   const int64_t t = blockIdx.y;
   if (t >= rows) return;
-  if (!positions_fit(step, rows, cache_rows)) {
-    if (t == 0 && blockIdx.x == 0 && threadIdx.x == 0)
-      record_error(err, StatusCode::out_of_range, GpuOp::kv_store, bad_position(step, rows), cache_rows, 0);
-    return;
-  }
+  if (!positions_ok(step, rows, cache_rows, err, GpuOp::kv_store)) return;
   const int64_t pos = step->start_pos + t;
   const float* s = src + t * width;
   // One element per thread: one memory round trip (a loop per thread would serialise them).
@@ -43,11 +39,7 @@ __global__ void __launch_bounds__(kQuantThreads) kv_store_quant_kernel(const flo
   const int64_t rows = step_rows(step, cap);
   const int64_t t = blockIdx.y;
   if (t >= rows) return;
-  if (!positions_fit(step, rows, cache_rows)) {
-    if (t == 0 && blockIdx.x == 0 && threadIdx.x == 0)
-      record_error(err, StatusCode::out_of_range, GpuOp::kv_store, bad_position(step, rows), cache_rows, 0);
-    return;
-  }
+  if (!positions_ok(step, rows, cache_rows, err, GpuOp::kv_store)) return;
   __shared__ float scratch[kQuantThreads / kLanes];
   const int64_t pos = step->start_pos + t;
   const int64_t g = blockIdx.x, gw = width / groups;

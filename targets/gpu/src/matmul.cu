@@ -62,6 +62,21 @@ __device__ __forceinline__ const GemvPart& part_of(const DecodeArgs& a, int64_t 
   }
 }
 
+// Rows n0 .. n0 + R - 1 of a matrix of n rows, those past the end clamped to its last row so that
+// loads stay in bounds (their results are not stored).
+template <int R>
+__device__ __forceinline__ void clamp_rows(int64_t n0, int64_t n, int64_t (&rows)[R]) {
+#pragma unroll
+  for (int r = 0; r < R; ++r) rows[r] = n0 + r < n ? n0 + r : n - 1;
+}
+
+// A decode GEMV's result for row n of `part`, and with the add epilogue the residual sum.
+template <bool kResidual>
+__device__ __forceinline__ void store_row(const DecodeArgs& a, const GemvPart& part, int64_t n, float v) {
+  part.out[n] = v;
+  if constexpr (kResidual) a.residual_out[n] = a.residual_in[n] + v;
+}
+
 // Activation source of the rms_norm prologue: x * w, and the lane's share of sum(x^2). The dot
 // product is multiplied by 1 / rms afterwards: W (w * x / rms) = (W (w * x)) / rms. A lane sums at
 // most K / 32 squares in f32 (the warp total is taken in double, as rms_norm_f32 sums): double
@@ -108,8 +123,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
   const int64_t n0 = warp * R;
   if (n0 >= a.n) return;
   int64_t wrow[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) wrow[r] = n0 + r < a.n ? n0 + r : a.n - 1;  // clamp: loads stay in bounds
+  clamp_rows(n0, a.n, wrow);
   const int64_t k = a.w.k;
   const int64_t rows = step_rows(a.step, a.x_cap);
   for (int64_t t0 = 0; t0 < rows; t0 += TB) {
@@ -147,8 +161,7 @@ __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(DecodeArgs a) {
   const GemvPart& part = part_of<kMulti>(a, warp);
   const int64_t n0 = (warp - part.first_warp) * R;
   int64_t wrow[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) wrow[r] = n0 + r < part.n ? n0 + r : part.n - 1;  // clamp: loads stay in bounds
+  clamp_rows(n0, part.n, wrow);
   const int64_t n_tokens = a.step->n_tokens;
   float acc[R][1];
 #pragma unroll
@@ -178,10 +191,7 @@ __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(DecodeArgs a) {
     float dot = warp_sum(acc[r][0]);
     if constexpr (kNorm) dot *= inv;
     const float v = dot * row_scale<F>(part.w, wrow[r]) + (part.bias ? part.bias[wrow[r]] : 0.0f);
-    if (lane == 0 && n_tokens >= 1 && n0 + r < part.n) {
-      part.out[n0 + r] = v;
-      if constexpr (kResidual) a.residual_out[n0 + r] = a.residual_in[n0 + r] + v;
-    }
+    if (lane == 0 && n_tokens >= 1 && n0 + r < part.n) store_row<kResidual>(a, part, n0 + r, v);
   }
 }
 
@@ -199,8 +209,7 @@ __global__ void __launch_bounds__(kThreads) gemv_w4_half_kernel(DecodeArgs a) {
   const GemvPart& part = part_of<kMulti>(a, wq);
   const int64_t n0 = (wq - part.first_warp) * R;
   int64_t wrow[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) wrow[r] = n0 + r < part.n ? n0 + r : part.n - 1;
+  clamp_rows(n0, part.n, wrow);
   const int64_t nvec = part.w.k / 32;
   // The first weights are on their way while x is staged.
   W4Batch<R, U> batch;
@@ -218,10 +227,7 @@ __global__ void __launch_bounds__(kThreads) gemv_w4_half_kernel(DecodeArgs a) {
 #pragma unroll
   for (int r = 0; r < R; ++r) {
     const float v = warp_sum(acc[r]) * x_factor + (part.bias ? part.bias[wrow[r]] : 0.0f);
-    if (lane == 0 && n_tokens >= 1 && n0 + r < part.n) {
-      part.out[n0 + r] = v;
-      if constexpr (kResidual) a.residual_out[n0 + r] = a.residual_in[n0 + r] + v;
-    }
+    if (lane == 0 && n_tokens >= 1 && n0 + r < part.n) store_row<kResidual>(a, part, n0 + r, v);
   }
 }
 

@@ -124,13 +124,6 @@ void launch_project(const Shape& sh, const KernelCall& call, const float* o_lat,
       sh.h, sh.dv, sh.c, sh.s, sh.t_cap, step);
 }
 
-template <typename SL, typename SP>
-void launch_split(const SplitArgs& a, GpuStream stream) {
-  const dim3 grid(unsigned(a.plan.n_splits), unsigned(a.heads), unsigned(a.token_cap));
-  split_kernel<SL, SP, SL, kSplitThreads, kDimsPerThread>
-      <<<grid, kSplitThreads, split_smem_bytes(a.d1, a.d2), stream>>>(a);
-}
-
 }  // namespace
 
 uint64_t mla_attention_f32_workspace(const KernelCall& call) {
@@ -201,7 +194,9 @@ Status launch_mla_attention_f32(const KernelCall& call, const GpuStep& step, Gpu
   a.err = step.d_error;
   a.op = GpuOp::mla_attention;
   with_cache_storage(lc.cache->dtype, [&](auto l) {
-    with_cache_storage(pc.cache->dtype, [&](auto p) { launch_split<decltype(l), decltype(p)>(a, stream); });
+    with_cache_storage(pc.cache->dtype, [&](auto p) {
+      launch_split_kernel<decltype(l), decltype(p), decltype(l), kSplitThreads, kDimsPerThread>(a, stream);
+    });
   });
   DSE_RETURN_IF_ERROR(launch_status("mla_attention_f32 (split)"));
 

@@ -17,11 +17,7 @@ __global__ void __launch_bounds__(kThreads) rope_kernel(float* x, const float* t
   const int64_t rows = step_rows(step, cap);
   const int64_t t = blockIdx.y;
   if (t >= rows) return;
-  if (!positions_fit(step, rows, table_rows)) {
-    if (t == 0 && blockIdx.x == 0 && threadIdx.x == 0)
-      record_error(err, StatusCode::out_of_range, GpuOp::rope, bad_position(step, rows), table_rows, 0);
-    return;
-  }
+  if (!positions_ok(step, rows, table_rows, err, GpuOp::rope)) return;
   const int half = rot_dim / 2;
   const int i = int(blockIdx.x) * kThreads + int(threadIdx.x);
   if (i >= n_heads * half) return;
@@ -64,18 +60,10 @@ __device__ __forceinline__ void store_cache(void* cache, bool half, int64_t i, f
 __global__ void __launch_bounds__(kThreads) rope_store_kernel(RopeStoreArgs a) {
   const int64_t rows = step_rows(a.step, 1);
   if (rows < 1) return;
-  if (!positions_fit(a.step, rows, a.table_rows)) {
-    if (blockIdx.x == 0 && threadIdx.x == 0)
-      record_error(a.err, StatusCode::out_of_range, GpuOp::rope, bad_position(a.step, rows), a.table_rows, 0);
+  if (!positions_ok(a.step, rows, a.table_rows, a.err, GpuOp::rope) ||
+      !positions_ok(a.step, rows, a.k_cache_rows, a.err, GpuOp::kv_store) ||
+      !positions_ok(a.step, rows, a.v_cache_rows, a.err, GpuOp::kv_store))
     return;
-  }
-  if (!positions_fit(a.step, rows, a.k_cache_rows) || !positions_fit(a.step, rows, a.v_cache_rows)) {
-    if (blockIdx.x == 0 && threadIdx.x == 0) {
-      const int64_t limit = positions_fit(a.step, rows, a.k_cache_rows) ? a.v_cache_rows : a.k_cache_rows;
-      record_error(a.err, StatusCode::out_of_range, GpuOp::kv_store, bad_position(a.step, rows), limit, 0);
-    }
-    return;
-  }
   const int64_t pos = a.step->start_pos;
   const int half = a.head_dim / 2;
   const int64_t q_pairs = int64_t(a.q_heads) * half, k_pairs = int64_t(a.k_heads) * half;

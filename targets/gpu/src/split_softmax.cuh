@@ -88,11 +88,7 @@ __global__ void __launch_bounds__(kThreads) split_kernel(SplitArgs a) {
   const int64_t t = blockIdx.z;
   const int64_t rows = step_rows(a.step, a.token_cap);
   if (t >= rows) return;
-  if (!positions_fit(a.step, rows, a.cache_rows)) {
-    if (split == 0 && h == 0 && t == 0 && threadIdx.x == 0)
-      record_error(a.err, StatusCode::out_of_range, a.op, bad_position(a.step, rows), a.cache_rows, 0);
-    return;
-  }
+  if (!positions_ok(a.step, rows, a.cache_rows, a.err, a.op)) return;
   const int64_t pos = a.step->start_pos + t;
   const int g = h / a.heads_per_kv;
   const int64_t j_begin = split * a.plan.chunk;
@@ -202,6 +198,13 @@ __global__ void __launch_bounds__(kThreads) split_kernel(SplitArgs a) {
     if (d < a.dv) po[d] = acc[i];
   }
   if (threadIdx.x == 0) { ml[0] = m; ml[1] = l; }
+}
+
+// Launches split_kernel over (n_splits, heads, token_cap) with its shared memory.
+template <typename S1, typename S2, typename SV, int kThreads, int kDimsPerThread>
+void launch_split_kernel(const SplitArgs& a, GpuStream stream) {
+  const dim3 grid(unsigned(a.plan.n_splits), unsigned(a.heads), unsigned(a.token_cap));
+  split_kernel<S1, S2, SV, kThreads, kDimsPerThread><<<grid, kThreads, split_smem_bytes(a.d1, a.d2), stream>>>(a);
 }
 
 // Merges the splits of (token, head) into out + t * out_tok + h * out_head (dv values):
