@@ -63,47 +63,60 @@ FusionOptions parse_fusion_options(std::string_view list) {
   return o;
 }
 
-FusionStats fuse_decode_calls(const GpuCallList& program, FusionStorage& storage, const FusionOptions& options) {
-  std::vector<KernelCall>& calls = *program.calls;
-  std::vector<const GpuKernelInfo*>& kernels = *program.kernels;
-  std::vector<std::string_view>& names = *program.names;
+namespace {
+
+// The pass's state: the program it reads and the one it writes. Each fuse_* method looks at the
+// calls starting at i, appends one fused call and returns how many calls it replaced, or returns 0
+// (and appends nothing) when they do not fuse.
+struct Fuser {
+  const std::vector<KernelCall>& calls;
+  const std::vector<const GpuKernelInfo*>& kernels;
+  const std::vector<std::string_view>& names;
+  const FusionOptions& options;
+  FusionStorage& storage;
   std::vector<KernelCall> out_calls;
   std::vector<const GpuKernelInfo*> out_kernels;
   std::vector<std::string_view> out_names;
   FusionStats stats;
-  size_t i = 0;
-  while (i < calls.size()) {
-    // rope q, rope k, kv_store k, kv_store v -> one launch.
-    if (options.rope && i + 3 < calls.size() && names[i] == "rope_f32" && names[i + 1] == "rope_f32" &&
-        names[i + 2] == "kv_store" && names[i + 3] == "kv_store" &&
-        rope_store_applies(calls[i], calls[i + 1], calls[i + 2], calls[i + 3])) {
-      const KernelCall &rq = calls[i], &rk = calls[i + 1], &sk = calls[i + 2], &sv = calls[i + 3];
-      // The stores must not overlap what the launch reads (q, k, v, the table) or each other.
-      const TensorView reads[] = {rq.operands[0], rk.operands[0], sv.operands[0], rq.operands[1]};
-      bool clash = overlap(sk.operands[1], sv.operands[1]);
-      for (const TensorView& r : reads) clash = clash || overlap(sk.operands[1], r) || overlap(sv.operands[1], r);
-      clash = clash || overlap(rq.operands[0], rk.operands[0]) || overlap(rq.operands[0], sv.operands[0]) ||
-              overlap(rk.operands[0], sv.operands[0]);
-      if (!clash) {
-        FusedCallOperands& st = storage.calls.emplace_back();
-        st.views[0] = rq.operands[0];
-        st.views[1] = rq.operands[1];
-        st.views[2] = rk.operands[0];
-        st.views[3] = sk.operands[1];
-        st.views[4] = sv.operands[0];
-        st.views[5] = sv.operands[1];
-        st.iparams[0] = rq.iparams[0];
-        st.iparams[1] = rk.iparams[0];
-        st.iparams[2] = rq.iparams[1];
-        st.iparams[3] = rq.iparams[4];
-        out_calls.push_back(make_kernel_call(st.views, 6, st.iparams, 4, nullptr, 0));
-        out_kernels.push_back(&kRopeStore);
-        out_names.push_back("rope_f32+rope_f32+kv_store+kv_store");
-        ++stats.rope_stores_fused;
-        i += 4;
-        continue;
-      }
-    }
+
+  void emit(const KernelCall& call, const GpuKernelInfo* kernel, std::string_view name) {
+    out_calls.push_back(call);
+    out_kernels.push_back(kernel);
+    out_names.push_back(name);
+  }
+
+  // rope q, rope k, kv_store k, kv_store v -> one launch.
+  size_t fuse_rope_store(size_t i) {
+    if (!options.rope || i + 3 >= calls.size() || names[i] != "rope_f32" || names[i + 1] != "rope_f32" ||
+        names[i + 2] != "kv_store" || names[i + 3] != "kv_store" ||
+        !rope_store_applies(calls[i], calls[i + 1], calls[i + 2], calls[i + 3]))
+      return 0;
+    const KernelCall &rq = calls[i], &rk = calls[i + 1], &sk = calls[i + 2], &sv = calls[i + 3];
+    // The stores must not overlap what the launch reads (q, k, v, the table) or each other.
+    const TensorView reads[] = {rq.operands[0], rk.operands[0], sv.operands[0], rq.operands[1]};
+    bool clash = overlap(sk.operands[1], sv.operands[1]);
+    for (const TensorView& r : reads) clash = clash || overlap(sk.operands[1], r) || overlap(sv.operands[1], r);
+    clash = clash || overlap(rq.operands[0], rk.operands[0]) || overlap(rq.operands[0], sv.operands[0]) ||
+            overlap(rk.operands[0], sv.operands[0]);
+    if (clash) return 0;
+    FusedCallOperands& st = storage.calls.emplace_back();
+    st.views[0] = rq.operands[0];
+    st.views[1] = rq.operands[1];
+    st.views[2] = rk.operands[0];
+    st.views[3] = sk.operands[1];
+    st.views[4] = sv.operands[0];
+    st.views[5] = sv.operands[1];
+    st.iparams[0] = rq.iparams[0];
+    st.iparams[1] = rk.iparams[0];
+    st.iparams[2] = rq.iparams[1];
+    st.iparams[3] = rq.iparams[4];
+    emit(make_kernel_call(st.views, 6, st.iparams, 4, nullptr, 0), &kRopeStore, "rope_f32+rope_f32+kv_store+kv_store");
+    ++stats.rope_stores_fused;
+    return 4;
+  }
+
+  // [rms_norm ->] matmul [-> up to 2 more matmuls of the same x] [-> residual add] -> one launch.
+  size_t fuse_matmuls(size_t i) {
     // A matmul at i (plain) or at i + 1 after the rms_norm that produces its input.
     size_t m = i;
     bool norm = false;
@@ -117,13 +130,7 @@ FusionStats fuse_decode_calls(const GpuCallList& program, FusionStorage& storage
       if (norm) m = i + 1;
     }
     const std::optional<WeightFormat> f = matmul_format(names[m]);
-    if (!f || !fused_matmul_applies(*f, calls[m].operands[0], calls[m].operands[1])) {
-      out_calls.push_back(calls[i]);
-      out_kernels.push_back(kernels[i]);
-      out_names.push_back(names[i]);
-      ++i;
-      continue;
-    }
+    if (!f || !fused_matmul_applies(*f, calls[m].operands[0], calls[m].operands[1])) return 0;
     const KernelCall& mc = calls[m];
     const TensorView& x = norm ? calls[i].operands[0] : mc.operands[0];
     // Reads of the fused launch that no write of it may overlap.
@@ -144,13 +151,7 @@ FusionStats fuse_decode_calls(const GpuCallList& program, FusionStorage& storage
         if (overlap(v, o)) return true;
       return hits_inputs(v);
     };
-    if (hits_inputs(outputs[0])) {  // an output over an input: leave the calls alone
-      out_calls.push_back(calls[i]);
-      out_kernels.push_back(kernels[i]);
-      out_names.push_back(names[i]);
-      ++i;
-      continue;
-    }
+    if (hits_inputs(outputs[0])) return 0;  // an output over an input: leave the calls alone
     // Matmuls right after it with the same x, format, K and group: one launch over their rows.
     std::vector<size_t> parts{m};
     while (options.merge && parts.size() < 3 && parts.back() + 1 < calls.size()) {
@@ -191,13 +192,7 @@ FusionStats fuse_decode_calls(const GpuCallList& program, FusionStorage& storage
         res_out = o;
       }
     }
-    if (!norm && !residual && parts.size() == 1) {
-      out_calls.push_back(calls[i]);
-      out_kernels.push_back(kernels[i]);
-      out_names.push_back(names[i]);
-      ++i;
-      continue;
-    }
+    if (!norm && !residual && parts.size() == 1) return 0;
     // launch_fused_matmul_f32's operands (matmul.cuh).
     FusedCallOperands& st = storage.calls.emplace_back();
     st.views[0] = x;
@@ -218,19 +213,33 @@ FusionStats fuse_decode_calls(const GpuCallList& program, FusionStorage& storage
     st.iparams[1] = residual ? 1 : 0;
     st.iparams[2] = int64_t(parts.size());
     st.fparams[0] = norm ? calls[i].fparams[0] : 0.0f;
-    out_calls.push_back(make_kernel_call(st.views, 5 + 4 * parts.size(), st.iparams, 3, st.fparams, 1));
-    out_kernels.push_back(fused_kernel(*f));
-    out_names.push_back(norm ? (residual ? "rms_norm_f32+matmul+add_f32" : "rms_norm_f32+matmul")
-                             : (residual ? "matmul+add_f32" : "matmul"));
+    emit(make_kernel_call(st.views, 5 + 4 * parts.size(), st.iparams, 3, st.fparams, 1), fused_kernel(*f),
+         norm ? (residual ? "rms_norm_f32+matmul+add_f32" : "rms_norm_f32+matmul")
+              : (residual ? "matmul+add_f32" : "matmul"));
     stats.norms_fused += norm ? 1 : 0;
     stats.residuals_fused += residual ? 1 : 0;
     stats.matmuls_merged += int(parts.size()) - 1;
-    i = last + (residual ? 2 : 1);
+    return last + (residual ? 2 : 1) - i;
   }
-  calls = std::move(out_calls);
-  kernels = std::move(out_kernels);
-  names = std::move(out_names);
-  return stats;
+};
+
+}  // namespace
+
+FusionStats fuse_decode_calls(const GpuCallList& program, FusionStorage& storage, const FusionOptions& options) {
+  Fuser fuser{*program.calls, *program.kernels, *program.names, options, storage, {}, {}, {}, {}};
+  for (size_t i = 0; i < program.calls->size();) {
+    size_t used = fuser.fuse_rope_store(i);
+    if (used == 0) used = fuser.fuse_matmuls(i);
+    if (used == 0) {
+      fuser.emit((*program.calls)[i], (*program.kernels)[i], (*program.names)[i]);
+      used = 1;
+    }
+    i += used;
+  }
+  *program.calls = std::move(fuser.out_calls);
+  *program.kernels = std::move(fuser.out_kernels);
+  *program.names = std::move(fuser.out_names);
+  return fuser.stats;
 }
 
 }  // namespace dse::gpu
