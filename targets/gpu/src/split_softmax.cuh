@@ -207,10 +207,16 @@ void launch_split_kernel(const SplitArgs& a, GpuStream stream) {
   split_kernel<S1, S2, SV, kThreads, kDimsPerThread><<<grid, kThreads, split_smem_bytes(a.d1, a.d2), stream>>>(a);
 }
 
+// combine_kernel's dynamic shared memory: one weight per split, rounded up to whole groups of 4
+// (zeroed by the kernel). ptxas loads the remainder of the unrolled weights loop as one vector that
+// may reach 3 floats past n_splits; compute-sanitizer memcheck flagged that read ("Invalid __shared__
+// read of size 12 bytes") with n_splits = 1, so the allocation covers it.
+inline size_t combine_smem_bytes(int64_t n_splits) { return size_t((n_splits + 3) / 4 * 4) * sizeof(float); }
+
 // Merges the splits of (token, head) into out + t * out_tok + h * out_head (dv values):
 // out = sum_s exp(m_s - M) o_s / sum_s exp(m_s - M) l_s. grid (heads, token_cap), 128 threads,
-// n_splits floats of dynamic shared memory. (A template only so that the header can be included
-// by several sources.)
+// combine_smem_bytes(n_splits) of dynamic shared memory. (A template only so that the header can
+// be included by several sources.)
 template <int kThreads = 128>
 __global__ void __launch_bounds__(kThreads) combine_kernel(const float* part_out, const float* part_ml, SplitPlan plan,
                                                       int heads, int dv, float* out, int64_t out_tok, int64_t out_head,
@@ -233,6 +239,8 @@ __global__ void __launch_bounds__(kThreads) combine_kernel(const float* part_out
     weights[s] = w;
     l += w * part_ml[(base + s) * 2 + 1];
   }
+  const int64_t padded = (plan.n_splits + 3) / 4 * 4;
+  for (int64_t s = plan.n_splits + threadIdx.x; s < padded; s += kThreads) weights[s] = 0.0f;
   const float total = block_sum(l, scratch);  // its barriers also publish weights[]
   const float inv = 1.0f / total;
   float* o = out + t * out_tok + int64_t(h) * out_head;
