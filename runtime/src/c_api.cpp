@@ -156,6 +156,7 @@ dse_status dse_model_open(const char* path, const dse_model_options* options, ds
     info.hidden_size = c->hidden_size();
     info.max_seq_len = lm.max_seq_len();
     info.prefill_chunk = lm.prefill().max_tokens;
+    info.max_batch = lm.max_batch();
     info.bos_id = lm.tokenizer().data().bos_id;
     info.eos_id = lm.tokenizer().data().eos_id;
     info.has_chat_format = rt::has_chat_format(lm.tokenizer().data().chat) ? 1 : 0;
@@ -242,6 +243,37 @@ dse_status dse_session_generate_tokens(dse_session* session, const int32_t* toke
     rt::GenerateResult r;
     Status st = session->session->generate_tokens({tokens, n_tokens}, p, callback, user_data, r);
     fill_result(r, out_result);
+    return st.ok() ? DSE_OK : fail(st);
+  });
+}
+
+dse_status dse_session_generate_batch(dse_session* session, const int32_t* const* prompts, const size_t* prompt_lengths,
+                                      size_t n_prompts, const dse_generate_params* params, dse_batch_callback callback,
+                                      void* user_data, dse_generate_result* out_results) {
+  if (!session || (n_prompts && (!prompts || !prompt_lengths))) {
+    return fail(StatusCode::invalid_argument,
+                "dse_session_generate_batch: session is NULL, or prompts / prompt_lengths is NULL with a count");
+  }
+  if (n_prompts > size_t(dse::kMaxBatch)) {
+    return fail(Status(StatusCode::invalid_argument, "dse_session_generate_batch: " + std::to_string(n_prompts) +
+                                                         " prompts; at most " + std::to_string(dse::kMaxBatch) +
+                                                         " run together"));
+  }
+  return guarded([&]() -> dse_status {
+    std::string_view stops[rt::TextStreamer::kMaxStopStrings];
+    rt::GenerateParams p;
+    if (dse_status st = convert_params(params, stops, p); st != DSE_OK) return st;
+    std::span<const int32_t> spans[dse::kMaxBatch];
+    for (size_t i = 0; i < n_prompts; ++i) {
+      if (!prompts[i] && prompt_lengths[i]) {
+        return fail(Status(StatusCode::invalid_argument,
+                           "dse_session_generate_batch: prompt " + std::to_string(i) + " is NULL with a length"));
+      }
+      spans[i] = {prompts[i], prompt_lengths[i]};
+    }
+    rt::GenerateResult results[dse::kMaxBatch];
+    Status st = session->session->generate_batch({spans, n_prompts}, p, callback, user_data, {results, n_prompts});
+    for (size_t i = 0; out_results && i < n_prompts; ++i) fill_result(results[i], &out_results[i]);
     return st.ok() ? DSE_OK : fail(st);
   });
 }

@@ -33,16 +33,14 @@ ResolvedProgram ResolvedProgram::resolve(const LoadedModel& model, const EntryPo
   return p;
 }
 
-Status ResolvedProgram::run(int64_t n_tokens, int64_t start_pos, ThreadPool* pool) const {
-  StepInfo step;
-  step.n_tokens = n_tokens;
-  step.start_pos = start_pos;
+Status ResolvedProgram::run(const StepInfo& step, ThreadPool* pool) const {
   for (size_t i = 0; i < calls_.size(); ++i) {
     Status st = fns_[i](calls_[i], step, pool);
     if (!st.ok()) {
       return Status(st.code(), "kernel " + std::string(kernel_names_[i]) + " (instruction " + std::to_string(i) +
-                                   " of \"" + std::string(name_) + "\", " + std::to_string(n_tokens) +
-                                   " tokens at position " + std::to_string(start_pos) + ") failed: " + st.message());
+                                   " of \"" + std::string(name_) + "\", " + std::to_string(step.n_tokens) +
+                                   (step.batched ? std::string(" sequences") : " tokens at position " + std::to_string(step.start_pos)) +
+                                   ") failed: " + st.message());
     }
   }
   return Status::Ok();

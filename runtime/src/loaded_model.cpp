@@ -7,6 +7,7 @@
 #include <string>
 
 #include "dse/runtime/gpu_backend.h"
+#include "dse/targets/kernel_abi.h"
 #include "dse/runtime/program_validation.h"
 #include "dse/runtime/tokenizer_from_artifact.h"
 
@@ -63,6 +64,11 @@ Status LoadedModel::decode_tables() {
     return Status(StatusCode::corrupt_data, file + ": max_seq_len is " + std::to_string(max_seq_len_) +
                                                 ", expected 1 to 2^31 - 1; recompile the model with dsc");
   }
+  max_batch_ = config->max_batch();
+  if (max_batch_ < 1 || max_batch_ > uint64_t(kMaxBatch)) {
+    return Status(StatusCode::corrupt_data, file + ": max_batch is " + std::to_string(max_batch_) + ", expected 1 to " +
+                                                std::to_string(kMaxBatch) + "; recompile the model with dsc");
+  }
   strings_.family = str(config->family());
   strings_.architecture = str(config->architecture());
   strings_.weight_precision = str(config->weight_precision());
@@ -75,6 +81,18 @@ Status LoadedModel::decode_tables() {
   DSE_RETURN_IF_ERROR(with_file(decode_slots(a, regions_, reader_.segments(), slots_)));
   DSE_RETURN_IF_ERROR(with_file(decode_entry_point(a, "prefill", vocab_size_, slots_, prefill_)));
   DSE_RETURN_IF_ERROR(with_file(decode_entry_point(a, "decode", vocab_size_, slots_, decode_)));
+  // A batched decode step runs one row per sequence and reads every row's logits.
+  if (max_batch_ > 1) {
+    const SlotInfo& logits = slots_[decode_.logits_slot];
+    if (decode_.max_tokens != max_batch_ || logits.size / sizeof(float) < max_batch_ * vocab_size_) {
+      return Status(StatusCode::corrupt_data,
+                    file + ": max_batch is " + std::to_string(max_batch_) + " but the decode entry point takes " +
+                        std::to_string(decode_.max_tokens) + " tokens and returns " +
+                        std::to_string(logits.size / sizeof(float)) + " logits, expected " +
+                        std::to_string(max_batch_) + " and " + std::to_string(max_batch_ * vocab_size_) +
+                        "; recompile the model with dsc");
+    }
+  }
 
   Result<tokenizer::TokenizerData> data = tokenizer_data_from_artifact(a.tokenizer(), vocab_size_);
   if (!data.ok()) return with_file(data.status());

@@ -82,8 +82,8 @@ void Sampler::apply_repetition_penalty(std::span<float> logits, std::span<const 
   }
 }
 
-int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history,
-                        const SamplerParams& params) {
+int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history, const SamplerParams& params,
+                        Rng& rng) {
   const size_t vocab = std::min(logits.size(), size_t(vocab_size_));
   if (vocab == 0) return 0;
   apply_repetition_penalty(logits.first(vocab), history, params);
@@ -153,7 +153,7 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
     n = kept;
   }
 
-  const double r = double(rng_.uniform()) * sum;
+  const double r = double(rng.uniform()) * sum;
   double cum = 0.0;
   for (size_t i = 0; i < n; ++i) {
     cum += c[i].logit;

@@ -7,6 +7,8 @@
 #include <string>
 #include <thread>
 
+#include "token_rules.h"
+
 namespace dse::runtime {
 
 namespace {
@@ -100,6 +102,42 @@ Status Session::create_host_side() {
                                                  std::to_string(model.max_seq_len()) + " tokens");
   }
   prompt_scratch_.reserve(size_t(model.max_seq_len()));
+
+  // One sequence per cache slot for generate_batch (also a batch of one on a one-slot artifact).
+  const size_t slots = size_t(model.max_batch());
+  {
+    batch_.resize(slots);
+    for (BatchSequence& b : batch_) {
+      b.history.reset(new (std::nothrow) int32_t[size_t(model.max_seq_len())]);
+      Result<TextStreamer> s = TextStreamer::create(model.max_token_bytes());
+      if (!b.history || !s.ok()) {
+        return Status(StatusCode::out_of_memory, "could not allocate the token histories and text streamers of " +
+                                                     std::to_string(slots) + " batched sequences");
+      }
+      b.streamer = std::move(s).value();
+    }
+    step_tokens_.reset(new (std::nothrow) int32_t[slots]);
+    step_ids_.reset(new (std::nothrow) int32_t[slots]);
+    if (!step_tokens_ || !step_ids_) return Status(StatusCode::out_of_memory, "could not allocate the batch step");
+  }
+  return Status::Ok();
+}
+
+StepInfo Session::one_sequence_step(uint64_t n_tokens, uint64_t start_pos, uint64_t slot) const {
+  StepInfo step;
+  step.n_tokens = int64_t(n_tokens);
+  step.start_pos = int64_t(start_pos);
+  step.slot = int64_t(slot);
+  step.slots = int64_t(model_->max_batch());
+  return step;
+}
+
+Status Session::run_program(bool decode, const int32_t* tokens, const StepInfo& step) {
+  if (gpu_) return gpu_->run(decode ? GpuBackend::Entry::decode : GpuBackend::Entry::prefill, tokens, step);
+  const ResolvedProgram& program = decode ? decode_ : prefill_;
+  std::copy_n(tokens, step.n_tokens, program.tokens());
+  DSE_RETURN_IF_ERROR(program.run(step, pool_.get()));
+  last_program_logits_ = program.logits();
   return Status::Ok();
 }
 
@@ -110,22 +148,13 @@ void Session::reset() {
 
 // Runs the model on history_[n_processed_, n_context_): one decode step for a single token,
 // otherwise prefill chunks. Afterwards the logits are those of the last context token.
-Status Session::process_pending(ThreadPool* pool) {
-  while (n_processed_ < n_context_ && gpu_) {
-    const uint64_t pending = n_context_ - n_processed_;
-    const GpuBackend::Entry entry = pending == 1 ? GpuBackend::Entry::decode : GpuBackend::Entry::prefill;
-    const uint64_t n = std::min(pending, gpu_->max_tokens(entry));
-    DSE_RETURN_IF_ERROR(gpu_->run(entry, history_.get() + n_processed_, n, n_processed_));
-    n_processed_ += n;
-  }
+Status Session::process_pending() {
+  const uint64_t chunk = model_->prefill().max_tokens;
   while (n_processed_ < n_context_) {
     const uint64_t pending = n_context_ - n_processed_;
-    const ResolvedProgram& program = pending == 1 ? decode_ : prefill_;
-    const uint64_t n = std::min(pending, program.max_tokens());
-    std::copy_n(history_.get() + n_processed_, n, program.tokens());
-    DSE_RETURN_IF_ERROR(program.run(int64_t(n), int64_t(n_processed_), pool));
+    const uint64_t n = pending == 1 ? 1 : std::min(pending, chunk);
+    DSE_RETURN_IF_ERROR(run_program(pending == 1, history_.get() + n_processed_, one_sequence_step(n, n_processed_, 0)));
     n_processed_ += n;
-    last_program_logits_ = program.logits();
   }
   return Status::Ok();
 }
@@ -162,7 +191,7 @@ Status Session::append_and_process(std::span<const int32_t> tokens, uint64_t& pr
     --n_processed_;
     prompt_tokens = 1;
   }
-  Status st = process_pending(pool_.get());
+  Status st = process_pending();
   if (!st.ok()) {
     n_context_ = n_processed_;  // what failed to run is not part of the context
     return st;
@@ -218,51 +247,22 @@ Status Session::generate_tokens(std::span<const int32_t> tokens, const GenerateP
     return text.empty() || callback == nullptr ? 0 : callback(text.data(), text.size(), user_data);
   };
   auto t_first = t0;
+  const SequenceState seq{history_.get(), n_context_, max_seq, streamer_, params.out_tokens};
   while (true) {
     Result<int32_t> sampled = sample_next(params.sampler);
     if (!sampled.ok()) return sampled.status();
-    const int32_t next = *sampled;
     if (result.generated_tokens == 0) {
       result.prefill_seconds = seconds_since(t0);
       t_first = std::chrono::steady_clock::now();
     }
-    if (result.generated_tokens < params.out_tokens.size()) params.out_tokens[result.generated_tokens] = next;
-    ++result.generated_tokens;
-
-    if ((next == eos || next == end_of_turn) && next >= 0 && !params.ignore_eos) {
-      result.stop_reason = StopReason::eos;
-      break;
-    }
-    history_[n_context_++] = next;  // processed at the next step, or at the next call
-
-    const std::string_view piece = tok.is_special(next) ? std::string_view() : tok.token_bytes(next);
-    const TextStreamer::Ready ready = streamer_.push(piece);
-    const int cancel = emit(ready.text);
-    if (ready.stop_matched) {
-      result.stop_reason = StopReason::stop_string;
-      break;
-    }
-    if (cancel != 0) {
-      result.stop_reason = StopReason::cancelled;
-      break;
-    }
-    if (params.max_new_tokens > 0 && result.generated_tokens >= params.max_new_tokens) {
-      result.stop_reason = StopReason::max_tokens;
-      break;
-    }
-    if (n_context_ >= max_seq) {
-      result.stop_reason = StopReason::context_full;
-      break;
-    }
-    Status st = process_pending(pool_.get());
+    if (!accept_token(*sampled, params, eos, end_of_turn, tok, seq, result, emit)) break;
+    Status st = process_pending();
     if (!st.ok()) {
       n_context_ = n_processed_;
       return st;
     }
   }
-  if (result.stop_reason != StopReason::stop_string && result.stop_reason != StopReason::cancelled) {
-    if (emit(streamer_.finish()) != 0) result.stop_reason = StopReason::cancelled;
-  }
+  finish_sequence(streamer_, result, emit);
   result.decode_seconds = result.generated_tokens > 0 ? seconds_since(t_first) : 0.0;
   if (result.stop_reason == StopReason::cancelled) {
     return Status(StatusCode::cancelled, "generation cancelled by the text callback after " +

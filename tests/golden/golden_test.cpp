@@ -10,8 +10,11 @@
 // the mean KL divergence KL(HF || ours) over the rows. The max-norm error (max |ours - HF| /
 // max |HF|) is printed too.
 //
+// With an artifact compiled with --max-batch > 1, batched generation is checked as well (check_batch).
+//
 // The MoE fixtures are drawn so that every routing decision has a margin (scripts/gen_golden.py):
 // a decision that rounding can flip changes the logits by O(1), which no tolerance absorbs.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -107,6 +110,60 @@ size_t argmax(const float* v, size_t n) {
   return best;
 }
 
+// An artifact compiled with --max-batch: up to three prompts of different lengths generated
+// together must give, token for token, what each gives alone (greedy, fixed length); the first is
+// the fixture's prompt, so its tokens must also be Hugging Face's where greedy tokens are compared.
+int check_batch(dse_session* session, const dse_model_info& info, const std::vector<int32_t>& prompt,
+                const std::vector<int32_t>& greedy, bool compare_with_hf) {
+  std::vector<std::vector<int32_t>> prompts{prompt};
+  if (prompt.size() > 3) prompts.emplace_back(prompt.begin(), prompt.end() - 2);
+  if (prompt.size() > 1) prompts.emplace_back(prompt.begin() + 1, prompt.end());
+  if (prompts.size() > info.max_batch) prompts.resize(info.max_batch);
+  const size_t n = prompts.size(), len = greedy.size();
+
+  dse_generate_params params{};
+  params.max_new_tokens = uint32_t(len);
+  params.ignore_eos = 1;
+  std::vector<std::vector<int32_t>> alone(n, std::vector<int32_t>(len, -1));
+  for (size_t i = 0; i < n; ++i) {
+    dse_session_reset(session);
+    params.out_tokens = alone[i].data();
+    params.out_tokens_capacity = len;
+    if (dse_session_generate_tokens(session, prompts[i].data(), prompts[i].size(), &params, nullptr, nullptr,
+                                    nullptr) != DSE_OK)
+      return fail(std::string("one-sequence generate: ") + dse_last_error_message());
+  }
+  std::vector<int32_t> together(n * len, -1);
+  std::vector<const int32_t*> data;
+  std::vector<size_t> lengths;
+  for (const auto& p : prompts) {
+    data.push_back(p.data());
+    lengths.push_back(p.size());
+  }
+  std::vector<dse_generate_result> results(n);
+  params.out_tokens = together.data();
+  params.out_tokens_capacity = together.size();
+  if (dse_session_generate_batch(session, data.data(), lengths.data(), n, &params, nullptr, nullptr,
+                                 results.data()) != DSE_OK)
+    return fail(std::string("generate_batch: ") + dse_last_error_message());
+  int failures = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (results[i].generated_tokens != len || results[i].stop_reason != DSE_STOP_MAX_TOKENS)
+      failures += fail("batch sequence " + std::to_string(i) + " generated " +
+                       std::to_string(results[i].generated_tokens) + " tokens, expected " + std::to_string(len));
+    size_t differ = 0;
+    for (size_t k = 0; k < len; ++k) differ += together[i * len + k] != alone[i][k];
+    if (differ) failures += fail("batch sequence " + std::to_string(i) + ": " + std::to_string(differ) + " of " +
+                                 std::to_string(len) + " tokens differ from the same prompt alone");
+  }
+  if (compare_with_hf && !std::equal(greedy.begin(), greedy.end(), together.begin()))
+    failures += fail("batch sequence 0 differs from Hugging Face's greedy tokens");
+  const auto [shortest, longest] = std::minmax_element(lengths.begin(), lengths.end());
+  std::printf("batch of %zu (prompts of %zu..%zu tokens, %zu generated each): %s\n", n, *shortest, *longest, len,
+              failures ? "FAILED" : "same tokens as one sequence at a time");
+  return failures;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -178,6 +235,8 @@ int main(int argc, char** argv) {
     failures += fail(std::to_string(greedy_mismatches) + " greedy tokens differ from Hugging Face");
   if (bound->max_mean_kl >= 0 && !(mean_kl <= bound->max_mean_kl))
     failures += fail("mean KL " + std::to_string(mean_kl) + " > " + std::to_string(bound->max_mean_kl));
+
+  if (info.max_batch > 1) failures += check_batch(session, info, prompt, greedy, bound->greedy_identical);
 
   dse_session_destroy(session);
   dse_model_close(model);

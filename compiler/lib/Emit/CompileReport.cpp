@@ -133,7 +133,8 @@ std::string CompileReport::to_text() const {
   std::string out;
   llvm::raw_string_ostream os(out);
   os << "memory plan (precision " << precision << ", kv " << kv_precision << ", context "
-     << max_seq_len << " tokens, prefill chunk " << prefill_chunk << ")\n";
+     << max_seq_len << " tokens" << (max_batch > 1 ? " x " + std::to_string(max_batch) + " sequences" : std::string())
+     << ", prefill chunk " << prefill_chunk << ")\n";
   for (const auto& [f, bytes] : weight_bytes_by_format)
     os << llvm::formatv("  weights {0,-5} {1,12}\n", f, format_bytes(double(bytes)));
   os << llvm::formatv("  weights total {0,12}\n", format_bytes(double(weights_bytes)));

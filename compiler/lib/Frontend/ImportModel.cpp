@@ -13,6 +13,7 @@
 #include "dse/compiler/Dsg/WeightBuilder.h"
 #include "dse/import/rope_table.h"
 #include "dse/import/weight_recipe.h"
+#include "dse/targets/kernel_abi.h"
 
 using namespace mlir;
 using dse::importer::ModelConfig;
@@ -84,7 +85,7 @@ class GraphBuilder {
       case KvCacheDType::i8: element = b_.getIntegerType(8); break;
       case KvCacheDType::fp8e4m3: element = b_.getType<Float8E4M3FNType>(); break;
     }
-    auto type = RankedTensorType::get({o_.max_seq_len, width}, element);
+    auto type = RankedTensorType::get({o_.max_batch * o_.max_seq_len, width}, element);
     auto op = dsg::KvCacheOp::create(b_, loc(name), type, b_.getStringAttr(name));
     if (o_.kv_dtype == KvCacheDType::i8 || o_.kv_dtype == KvCacheDType::fp8e4m3)
       op.setScaleGroups(groups);
@@ -264,7 +265,10 @@ FailureOr<Value> GraphBuilder::moe(Value h, int64_t l, int64_t T) {
 LogicalResult GraphBuilder::build_function(ModuleOp module, StringRef name, int64_t T) {
   b_.setInsertionPointToEnd(module.getBody());
   const int64_t H = c_.hidden_size, V = c_.vocab_size;
-  auto type = b_.getFunctionType({RankedTensorType::get({T}, b_.getI32Type())}, {f32({1, V})});
+  // Prefill needs the logits of the chunk's last token only; decode those of every row (one per
+  // sequence of the batch).
+  const bool all_rows = name == "decode";
+  auto type = b_.getFunctionType({RankedTensorType::get({T}, b_.getI32Type())}, {f32({all_rows ? T : 1, V})});
   auto func = func::FuncOp::create(b_, loc(name), name, type);
   Block* body = func.addEntryBlock();
   b_.setInsertionPointToStart(body);
@@ -296,7 +300,7 @@ LogicalResult GraphBuilder::build_function(ModuleOp module, StringRef name, int6
     if (failed(ffn)) return failure();
     x = add(x, *ffn, n + "mlp_residual");
   }
-  Value last = dsg::LastRowOp::create(b_, loc("last_row"), f32({1, H}), x);
+  Value last = all_rows ? x : dsg::LastRowOp::create(b_, loc("last_row"), f32({1, H}), x).getResult();
   auto final_norm = copy("model.norm.weight", "norm", {H});
   if (failed(final_norm)) return failure();
   Value hf = rms_norm(last, *final_norm, c_.rms_norm_eps, "final_norm");
@@ -304,7 +308,7 @@ LogicalResult GraphBuilder::build_function(ModuleOp module, StringRef name, int6
                        {c_.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight"}};
   auto head_w = weight(head, {V, H});
   if (failed(head_w)) return failure();
-  Value logits = dsg::LogitsOp::create(b_, loc("logits"), f32({1, V}), hf, *head_w);
+  Value logits = dsg::LogitsOp::create(b_, loc("logits"), f32({all_rows ? T : 1, V}), hf, *head_w);
   func::ReturnOp::create(b_, loc("return"), logits);
   return success();
 }
@@ -319,6 +323,8 @@ FailureOr<OwningOpRef<ModuleOp>> import_model(MLIRContext& context, const ModelC
   if (options.max_seq_len < 1 || options.prefill_chunk < 1)
     return emitError(file) << "--max-seq-len and --prefill-chunk must be at least 1, found "
                            << options.max_seq_len << " and " << options.prefill_chunk;
+  if (options.max_batch < 1 || options.max_batch > kMaxBatch)
+    return emitError(file) << "--max-batch must be 1 to " << kMaxBatch << ", found " << options.max_batch;
   if (Status s = importer::check_rope_supported(config, options.max_seq_len); !s.ok())
     return emitError(file) << s.message();
   if (config.max_position_embeddings > 0 && options.max_seq_len > config.max_position_embeddings)
@@ -329,7 +335,7 @@ FailureOr<OwningOpRef<ModuleOp>> import_model(MLIRContext& context, const ModelC
   GraphBuilder builder(context, config, options, archive);
   const int64_t chunk = std::min(options.prefill_chunk, options.max_seq_len);
   if (failed(builder.build_function(*module, "prefill", chunk)) ||
-      failed(builder.build_function(*module, "decode", 1)))
+      failed(builder.build_function(*module, "decode", options.max_batch)))
     return failure();
   return module;
 }

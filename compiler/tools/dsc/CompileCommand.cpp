@@ -24,6 +24,7 @@
 #include "dse/compiler/Transforms/Pipeline.h"
 #include "dse/import/model_config.h"
 #include "dse/import/safetensors.h"
+#include "dse/targets/kernel_abi.h"
 #include "dse/targets/target_registry.h"
 #include "dse/tokenizer/load_tokenizer_json.h"
 
@@ -48,7 +49,8 @@ cl::opt<int64_t> max_seq_len("max-seq-len",
                                       "max_position_embeddings of config.json, at most 4096; a "
                                       "value past max_position_embeddings is refused)"),
                              cl::init(0), cl::value_desc("N"), cl::cat(category));
-cl::opt<int64_t> max_batch("max-batch", cl::desc("sequences per call (only 1 today)"), cl::init(1),
+cl::opt<int64_t> max_batch("max-batch", cl::desc("sequences generated together (1 to 64, default 1): the KV cache holds this many "
+                                    "contexts of --max-seq-len tokens and each decode step advances all of them"), cl::init(1),
                            cl::value_desc("N"), cl::cat(category));
 cl::opt<int64_t> prefill_chunk("prefill-chunk",
                                cl::desc("tokens per prefill call; sizes the activation arena (default 512)"),
@@ -155,9 +157,8 @@ int run_compile() {
   if (!check_kv_precision(kv)) return 1;
   Result<std::vector<MemoryLimit>> limits = memory_limits(memory_budget, device_name);
   if (!limits.ok()) return fail(limits.status().message());
-  if (max_batch != 1)
-    return fail("--max-batch " + std::to_string(max_batch) +
-                " is not supported: the kernels run one sequence per call; use --max-batch 1");
+  if (max_batch < 1 || max_batch > kMaxBatch)
+    return fail("--max-batch " + std::to_string(max_batch) + " is outside 1 to " + std::to_string(kMaxBatch));
   fb::Codec codec = fb::Codec::None;
   int level = 0;
   if (!compress.empty()) {
@@ -188,6 +189,7 @@ int run_compile() {
   ImportOptions import_options;
   import_options.max_seq_len = *seq_len;
   import_options.prefill_chunk = prefill_chunk;
+  import_options.max_batch = max_batch;
   import_options.kv_dtype = *kv_cache_dtype(kv);
   import_options.source_name = (fs::path(model_path.getValue()) / "config.json").string();
   auto module = import_model(context, *config, import_options, &archive.value());
@@ -212,6 +214,7 @@ int run_compile() {
 
   const int64_t chunk = std::min<int64_t>(prefill_chunk, *seq_len);
   CompileReport rep = make_report(**module, *config, precision, kv, pipeline.target, *seq_len, chunk);
+  rep.max_batch = max_batch;
   const std::string json = rep.to_json();
   if (report) llvm::outs() << rep.to_text();
   // Before anything is written: a plan that does not fit leaves no artifact and no report file.

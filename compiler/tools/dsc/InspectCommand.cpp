@@ -40,7 +40,8 @@ int run_inspect() {
     os << "  model " << str(c->architecture()) << " (" << str(c->family()) << "), layers "
        << c->num_layers() << ", hidden " << c->hidden_size() << ", vocab " << c->vocab_size()
        << "\n  precision " << str(c->weight_precision()) << ", kv " << str(c->kv_precision())
-       << ", context " << c->max_seq_len() << ", prefill chunk " << c->prefill_chunk() << "\n";
+       << ", context " << c->max_seq_len() << ", prefill chunk " << c->prefill_chunk() << ", max batch "
+       << c->max_batch() << "\n";
   if (const fb::Tokenizer* t = a->tokenizer()) {
     os << "  tokenizer " << str(t->model()) << ", " << (t->vocab() ? t->vocab()->size() : 0)
        << " tokens, " << (t->merges() ? t->merges()->size() : 0) << " merges\n";

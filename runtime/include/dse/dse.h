@@ -86,6 +86,7 @@ typedef struct dse_model_info {
   int64_t bos_id;         /* -1: none */
   int64_t eos_id;         /* -1: none */
   int32_t has_chat_format;
+  uint64_t max_batch;     /* sequences dse_session_generate_batch runs together (dsc --max-batch) */
 } dse_model_info;
 
 /* Fills *out_info. Errors: INVALID_ARGUMENT for NULL arguments. */
@@ -216,6 +217,29 @@ dse_status dse_session_generate(dse_session* session, const char* prompt, size_t
 dse_status dse_session_generate_tokens(dse_session* session, const int32_t* tokens, size_t n_tokens,
                                        const dse_generate_params* params, dse_text_callback callback,
                                        void* user_data, dse_generate_result* out_result);
+
+/* Receives the text of sequence `sequence` (the index of its prompt) of a batched generation, under
+ * dse_text_callback's rules. Return 0 to continue, non-zero to stop that sequence only (its
+ * result says DSE_STOP_CANCELLED; the others go on). */
+typedef int (*dse_batch_callback)(size_t sequence, const char* text, size_t length, void* user_data);
+
+/* Generates continuations of `n_prompts` tokenized prompts together, on an artifact compiled with
+ * dsc --max-batch N (n_prompts <= N, dse_model_info.max_batch): prompt i (prompt_lengths[i] ids, no
+ * BOS added, at least 1 and less than max_seq_len) is prefilled into KV cache slot i, then every
+ * decode step advances all sequences at once, reading the weights once for all of them. Each
+ * sequence stops on its own (EOS, stop strings, max_new_tokens, a full context, its callback) and
+ * gets its own result in out_results[i] (n_prompts of them; may be NULL). `params` apply to every
+ * sequence; sequence i samples with seed params->seed + i, so a batch's text does not depend on
+ * which other prompts share it; params->out_tokens, when set, is split evenly: sequence i's ids go
+ * to out_tokens + i * (out_tokens_capacity / n_prompts).
+ * The batch starts from empty contexts: the session's conversation (dse_session_generate) is reset
+ * before and is empty after. Errors: INVALID_ARGUMENT for more prompts than max_batch, an empty
+ * prompt or an id outside the vocabulary; OUT_OF_RANGE for a prompt of max_seq_len tokens or more.
+ * Allocates nothing. */
+dse_status dse_session_generate_batch(dse_session* session, const int32_t* const* prompts,
+                                      const size_t* prompt_lengths, size_t n_prompts,
+                                      const dse_generate_params* params, dse_batch_callback callback,
+                                      void* user_data, dse_generate_result* out_results);
 
 /* Appends `tokens` to the context and runs the model on what the KV cache lacks, without
  * sampling: *out_logits receives the vocab_size logits after the last context token. They are

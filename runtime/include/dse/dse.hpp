@@ -124,6 +124,30 @@ class Session {
         dse_session_generate(session_.get(), prompt.data(), prompt.size(), &params, nullptr, nullptr, result));
   }
 
+  // Generates from several tokenized prompts together (dse_session_generate_batch); on_text(size_t
+  // sequence, std::string_view text) returns true to continue that sequence, false to stop it.
+  // `results` may be empty, else holds one per prompt.
+  template <typename OnText>
+  Status generate_batch(std::span<const std::span<const int32_t>> prompts, const dse_generate_params& params,
+                        OnText&& on_text, std::span<dse_generate_result> results = {}) {
+    if (prompts.size() > kMaxBatchPrompts) {
+      return Status(StatusCode::invalid_argument, "generate_batch: more than 64 prompts");
+    }
+    const int32_t* data[kMaxBatchPrompts];
+    size_t lengths[kMaxBatchPrompts];
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      data[i] = prompts[i].data();
+      lengths[i] = prompts[i].size();
+    }
+    if (!results.empty() && results.size() < prompts.size()) {
+      return Status(StatusCode::invalid_argument, "generate_batch: fewer results than prompts");
+    }
+    auto call = [&on_text](size_t sequence, std::string_view text) -> bool { return on_text(sequence, text); };
+    return status_from_c(dse_session_generate_batch(session_.get(), data, lengths, prompts.size(), &params,
+                                                    &batch_trampoline<decltype(call)>, &call,
+                                                    results.empty() ? nullptr : results.data()));
+  }
+
   // Appends `tokens` and runs the model without sampling; the logits (vocab_size of them) are
   // valid until the next call on this session.
   Result<std::span<const float>> forward(std::span<const int32_t> tokens, uint64_t vocab_size) {
@@ -151,6 +175,11 @@ class Session {
   static int trampoline(const char* text, size_t length, void* user) {
     return (*static_cast<F*>(user))(std::string_view(text, length)) ? 0 : 1;
   }
+  template <typename F>
+  static int batch_trampoline(size_t sequence, const char* text, size_t length, void* user) {
+    return (*static_cast<F*>(user))(sequence, std::string_view(text, length)) ? 0 : 1;
+  }
+  static constexpr size_t kMaxBatchPrompts = 64;  // dsc --max-batch's limit
   struct Destroy {
     void operator()(dse_session* s) const { dse_session_destroy(s); }
   };

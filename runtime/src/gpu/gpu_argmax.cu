@@ -31,8 +31,11 @@ __device__ __forceinline__ void warp_argmax(float& best, int32_t& best_i) {
   }
 }
 
+// One block per row: row r of logits [rows, n] -> out[r].
 __global__ void __launch_bounds__(kThreads) argmax_f32_kernel(const float* __restrict__ logits, int64_t n,
                                                                int32_t* __restrict__ out) {
+  logits += int64_t(blockIdx.x) * n;
+  out += blockIdx.x;
   float best = -INFINITY;
   int32_t best_i = INT32_MAX;
   for (int64_t i = threadIdx.x; i < n; i += kThreads) {
@@ -65,7 +68,13 @@ __global__ void __launch_bounds__(kThreads) argmax_f32_kernel(const float* __res
 }  // namespace
 
 cudaError_t launch_argmax_f32(const float* d_logits, int64_t n, int32_t* d_out, cudaStream_t stream) {
-  argmax_f32_kernel<<<1, kThreads, 0, stream>>>(d_logits, n, d_out);
+  return launch_argmax_rows_f32(d_logits, n, 1, d_out, stream);
+}
+
+cudaError_t launch_argmax_rows_f32(const float* d_logits, int64_t n, int64_t rows, int32_t* d_out,
+                                   cudaStream_t stream) {
+  if (rows <= 0) return cudaSuccess;
+  argmax_f32_kernel<<<unsigned(rows), kThreads, 0, stream>>>(d_logits, n, d_out);
   return cudaGetLastError();
 }
 

@@ -31,16 +31,23 @@ namespace {
 constexpr uint64_t kDecodeChunkBytes = uint64_t(8) << 20;
 
 // The small device block the kernels read the step from and write errors to; the argmax writes
-// the token after it. The pinned host mirror has the same layout.
+// one token per row after it, so that the error record and the ids come back in one copy. The
+// pinned host mirror has the same layout.
 struct ControlBlock {
-  StepInfo step;                // offset 0: written before every step
-  gpu::GpuErrorRecord error;    // offset 16: read back after every step
-  int32_t token = 0;            // offset 48: the device argmax
-  int32_t pad[3] = {0, 0, 0};
+  StepInfo step;                       // offset 0: written (whole) before every step
+  gpu::GpuErrorRecord error;           // offset sizeof(StepInfo) (552): read back after every step
+  int32_t tokens[kMaxBatch] = {};      // offset 584: the device argmax, one id per logits row
 };
-static_assert(sizeof(ControlBlock) == 64, "one 64-byte block");
+static_assert(offsetof(ControlBlock, step) == 0, "the kernels read the step at the block's start");
+static_assert(offsetof(ControlBlock, error) == sizeof(StepInfo) && offsetof(ControlBlock, error) % 8 == 0,
+              "the error record follows the step, 8-byte aligned");
+static_assert(offsetof(ControlBlock, tokens) == offsetof(ControlBlock, error) + sizeof(gpu::GpuErrorRecord),
+              "the ids follow the error record: argmax_rows reads both in one copy");
 constexpr size_t kErrorOffset = offsetof(ControlBlock, error);
-constexpr size_t kErrorAndTokenBytes = offsetof(ControlBlock, pad) - kErrorOffset;
+// The error record and the first n ids, as one copy.
+constexpr size_t error_and_tokens_bytes(uint64_t n) { return offsetof(ControlBlock, tokens) - kErrorOffset + n * 4; }
+// The host mirror, rounded so that the token staging after it stays 64-byte aligned.
+constexpr uint64_t kHostControlBytes = (sizeof(ControlBlock) + 63) / 64 * 64;
 
 Status cuda_status(cudaError_t e, const std::string& what) {
   if (e == cudaSuccess) return Status::Ok();
@@ -96,6 +103,7 @@ struct GpuProgram {
   uint64_t max_tokens = 0;
   int32_t* d_tokens = nullptr;
   float* d_logits = nullptr;
+  uint64_t logits_rows = 1;  // rows of vocab_size logits the entry writes (decode: max_batch)
   std::vector<TensorView> views;  // every operand of every call; never reallocates after resolve
   std::vector<KernelCall> calls;
   std::vector<const gpu::GpuKernelInfo*> kernels;
@@ -104,12 +112,23 @@ struct GpuProgram {
   cudaGraphExec_t graph = nullptr;  // the whole program, captured once; null: launched call by call
 };
 
+// Rows of the entry's logits slot ([rows, vocab] F32; [vocab] counts as one row), never more than
+// the slot holds.
+uint64_t logits_rows_of(const LoadedModel& model, const EntryPointInfo& entry) {
+  const SlotInfo& s = model.slots()[entry.logits_slot];
+  const uint64_t row_bytes = model.vocab_size() * 4;
+  const uint64_t held = row_bytes > 0 ? s.size / row_bytes : 0;
+  const uint64_t rows = s.rank >= 2 && s.shape[0] > 0 ? uint64_t(s.shape[0]) : 1;
+  return std::max<uint64_t>(1, std::min(rows, held));
+}
+
 Status resolve_program(const LoadedModel& model, const EntryPointInfo& entry, std::span<void* const> addresses,
                        GpuProgram& p) {
   p.name = entry.name;
   p.max_tokens = entry.max_tokens;
   p.d_tokens = static_cast<int32_t*>(addresses[entry.tokens_slot]);
   p.d_logits = static_cast<float*>(addresses[entry.logits_slot]);
+  p.logits_rows = logits_rows_of(model, entry);
   size_t n_views = 0;
   for (const InstructionInfo& in : entry.instructions) n_views += in.operands.size();
   p.views.reserve(n_views);  // KernelCall::operands points into views
@@ -151,8 +170,8 @@ uint64_t entry_workspace_bytes(const LoadedModel& model, const EntryPointInfo& e
   return most;
 }
 
-// Rounded to 256 bytes so that the control block after the scratch stays aligned.
-constexpr uint64_t kControlBytes = 256;
+// The control block's device region, rounded to 256 bytes so that it stays aligned after the scratch.
+constexpr uint64_t kControlBytes = (sizeof(ControlBlock) + 255) / 256 * 256;
 
 class DeviceBackend final : public GpuBackend {
  public:
@@ -177,18 +196,29 @@ class DeviceBackend final : public GpuBackend {
     return entry == Entry::decode ? decode_.max_tokens : prefill_.max_tokens;
   }
 
-  Status run(Entry entry, const int32_t* tokens, uint64_t n_tokens, uint64_t start_pos) override {
+  uint64_t slots() const override { return slots_; }
+
+  using GpuBackend::run;  // the one-sequence form
+
+  Status run(Entry entry, const int32_t* tokens, const StepInfo& step) override {
     GpuProgram& p = entry == Entry::decode ? decode_ : prefill_;
+    if (step.n_tokens < 1 || uint64_t(step.n_tokens) > p.max_tokens || step.slots != int64_t(slots_)) {
+      return Status(StatusCode::invalid_argument,
+                    "GPU step of \"" + std::string(p.name) + "\": " + std::to_string(step.n_tokens) + " tokens for " +
+                        std::to_string(step.slots) + " slots; expected 1 to " + std::to_string(p.max_tokens) +
+                        " tokens and the artifact's " + std::to_string(slots_) + " slots (max_batch)");
+    }
+    const uint64_t n_tokens = uint64_t(step.n_tokens);
     std::memcpy(h_tokens_, tokens, size_t(n_tokens) * 4);
-    h_control_->step.n_tokens = int64_t(n_tokens);
-    h_control_->step.start_pos = int64_t(start_pos);
+    h_control_->step = step;
     DSE_CUDA_TRY(cudaMemcpyAsync(p.d_tokens, h_tokens_, size_t(n_tokens) * 4, cudaMemcpyHostToDevice, stream_),
                  "copying the token ids to the device");
     DSE_CUDA_TRY(cudaMemcpyAsync(&d_control_->step, &h_control_->step, sizeof(StepInfo), cudaMemcpyHostToDevice,
                                  stream_),
                  "writing the step to the device");
-    DSE_RETURN_IF_ERROR(launch(p, n_tokens, start_pos));
+    DSE_RETURN_IF_ERROR(launch(p, h_control_->step));
     last_logits_ = p.d_logits;
+    last_logits_rows_ = p.logits_rows;
     // Decode is checked by the argmax or logits copy that always follows it (one synchronisation
     // per token); a prefill chunk is checked now, so that a failing chunk is reported as such.
     if (entry == Entry::decode) return Status::Ok();
@@ -199,17 +229,25 @@ class DeviceBackend final : public GpuBackend {
   }
 
   Result<int32_t> argmax() override {
-    DSE_CUDA_TRY(launch_argmax_f32(last_logits_, int64_t(vocab_), &d_control_->token, stream_),
-                 "launching the argmax kernel");
-    DSE_CUDA_TRY(cudaMemcpyAsync(&h_control_->error, &d_control_->error, kErrorAndTokenBytes, cudaMemcpyDeviceToHost,
-                                 stream_),
-                 "reading the sampled token");
-    DSE_RETURN_IF_ERROR(finish_step());
-    return h_control_->token;
+    DSE_RETURN_IF_ERROR(argmax_rows(1, nullptr));
+    return h_control_->tokens[0];
   }
 
-  Result<float*> logits_to_host() override {
-    DSE_CUDA_TRY(cudaMemcpyAsync(h_logits_, last_logits_, size_t(vocab_) * 4, cudaMemcpyDeviceToHost, stream_),
+  Status argmax_rows(uint64_t n_rows, int32_t* ids) override {
+    DSE_RETURN_IF_ERROR(check_rows("argmax_rows", n_rows, std::min<uint64_t>(last_logits_rows_, kMaxBatch)));
+    DSE_CUDA_TRY(launch_argmax_rows_f32(last_logits_, int64_t(vocab_), int64_t(n_rows), d_control_->tokens, stream_),
+                 "launching the argmax kernel");
+    DSE_CUDA_TRY(cudaMemcpyAsync(&h_control_->error, &d_control_->error, error_and_tokens_bytes(n_rows),
+                                 cudaMemcpyDeviceToHost, stream_),
+                 "reading the sampled tokens");
+    DSE_RETURN_IF_ERROR(finish_step());
+    if (ids) std::memcpy(ids, h_control_->tokens, size_t(n_rows) * 4);
+    return Status::Ok();
+  }
+
+  Result<float*> logits_to_host(uint64_t n_rows) override {
+    DSE_RETURN_IF_ERROR(check_rows("logits_to_host", n_rows, std::min(last_logits_rows_, host_logits_rows_)));
+    DSE_CUDA_TRY(cudaMemcpyAsync(h_logits_, last_logits_, size_t(n_rows * vocab_) * 4, cudaMemcpyDeviceToHost, stream_),
                  "copying the logits to the host");
     DSE_CUDA_TRY(cudaMemcpyAsync(&h_control_->error, &d_control_->error, sizeof(gpu::GpuErrorRecord),
                                  cudaMemcpyDeviceToHost, stream_),
@@ -221,27 +259,43 @@ class DeviceBackend final : public GpuBackend {
  private:
   DeviceBackend() = default;
 
+  // `n_rows` rows of the last run's logits: 1 .. `limit`, else invalid_argument (no allocation
+  // unless it fails).
+  Status check_rows(const char* what, uint64_t n_rows, uint64_t limit) const {
+    if (n_rows >= 1 && n_rows <= limit) return Status::Ok();
+    return Status(StatusCode::invalid_argument, std::string(what) + ": " + std::to_string(n_rows) +
+                                                    " rows asked for, the last run's logits have " +
+                                                    std::to_string(limit) + "; pass 1 to that many");
+  }
+
   // Enqueues a whole program: the captured graph, or every launcher in order.
-  Status launch(GpuProgram& p, uint64_t n_tokens, uint64_t start_pos) {
+  Status launch(GpuProgram& p, const StepInfo& host_step) {
     if (p.graph) {
       DSE_CUDA_TRY(cudaGraphLaunch(p.graph, stream_), "replaying the " + std::string(p.name) + " graph");
       return Status::Ok();
     }
-    return enqueue_calls(p, &n_tokens, &start_pos);
+    return enqueue_calls(p, &host_step);
   }
 
-  Status enqueue_calls(GpuProgram& p, const uint64_t* n_tokens, const uint64_t* start_pos) {
+  // `host_step` (null while capturing) only names the step in an error message.
+  Status enqueue_calls(GpuProgram& p, const StepInfo* host_step) {
     gpu::GpuStep step;
     step.d_step = &d_control_->step;
     step.d_error = &d_control_->error;
     step.workspace = workspace_.ptr;
     step.workspace_bytes = workspace_bytes_;
+    step.slots = int64_t(slots_);
     for (size_t i = 0; i < p.calls.size(); ++i) {
       Status st = p.kernels[i]->launch(p.calls[i], step, stream_);
       if (!st.ok()) {
         std::string where = "kernel " + std::string(p.kernel_names[i]) + " (instruction " + std::to_string(i) + " of \"" +
                             std::string(p.name) + "\"";
-        if (n_tokens) where += ", " + std::to_string(*n_tokens) + " tokens at position " + std::to_string(*start_pos);
+        if (host_step && host_step->batched) {
+          where += ", " + std::to_string(host_step->n_tokens) + " batched sequences";
+        } else if (host_step) {
+          where += ", " + std::to_string(host_step->n_tokens) + " tokens at position " +
+                   std::to_string(host_step->start_pos) + " of slot " + std::to_string(host_step->slot);
+        }
         return Status(st.code(), where + ") failed on the GPU: " + st.message());
       }
     }
@@ -251,7 +305,7 @@ class DeviceBackend final : public GpuBackend {
   // Captures `p` once as a graph. A program that cannot be captured still runs, call by call.
   Status capture(GpuProgram& p) {
     DSE_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "starting graph capture");
-    Status enqueued = enqueue_calls(p, nullptr, nullptr);
+    Status enqueued = enqueue_calls(p, nullptr);
     cudaGraph_t graph = nullptr;
     const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
     if (!enqueued.ok()) {
@@ -293,6 +347,8 @@ class DeviceBackend final : public GpuBackend {
                       std::vector<void*>& addresses);
 
   uint64_t vocab_ = 0;
+  uint64_t slots_ = 1;             // the artifact's max_batch
+  uint64_t host_logits_rows_ = 1;  // rows h_logits_ holds (the most any entry writes)
   cudaStream_t stream_ = nullptr;
   DeviceBuffer weights_, kv_cache_, arena_, workspace_, control_;
   uint64_t workspace_bytes_ = 0;
@@ -303,6 +359,7 @@ class DeviceBackend final : public GpuBackend {
   float* h_logits_ = nullptr;
   void* registered_ = nullptr;       // integrated GPU: the file mapping, cudaHostRegister'ed
   const float* last_logits_ = nullptr;
+  uint64_t last_logits_rows_ = 1;
   GpuProgram prefill_, decode_;
 };
 
@@ -497,6 +554,7 @@ Result<std::unique_ptr<GpuBackend>> DeviceBackend::create(const LoadedModel& mod
 
   std::unique_ptr<DeviceBackend> b(new DeviceBackend());
   b->vocab_ = model.vocab_size();
+  b->slots_ = model.max_batch();  // 1 to kMaxBatch (LoadedModel checked it)
   DSE_CUDA_TRY(cudaStreamCreateWithFlags(&b->stream_, cudaStreamNonBlocking),
                std::string("creating a ") + gpu::kVendorApi + " stream");
 
@@ -524,14 +582,16 @@ Result<std::unique_ptr<GpuBackend>> DeviceBackend::create(const LoadedModel& mod
   DSE_RETURN_IF_ERROR(device_alloc(b->control_, kControlBytes, "step and error block", *dev));
   b->d_control_ = static_cast<ControlBlock*>(b->control_.ptr);
 
-  // Pinned host memory: the control mirror, token staging for the largest entry, the logits.
+  // Pinned host memory: the control mirror, token staging for the largest entry, the logits of
+  // the entry with the most rows (decode: one row per sequence). Nothing is allocated later.
   const uint64_t max_tokens = std::max(model.prefill().max_tokens, model.decode().max_tokens);
   const uint64_t tokens_bytes = (max_tokens * 4 + 63) / 64 * 64;
-  DSE_CUDA_TRY(cudaMallocHost(&b->pinned_, size_t(sizeof(ControlBlock) + tokens_bytes + b->vocab_ * 4)),
-               "allocating pinned host buffers");
+  b->host_logits_rows_ = std::max(logits_rows_of(model, model.prefill()), logits_rows_of(model, model.decode()));
+  const uint64_t pinned_bytes = kHostControlBytes + tokens_bytes + b->host_logits_rows_ * b->vocab_ * 4;
+  DSE_CUDA_TRY(cudaMallocHost(&b->pinned_, size_t(pinned_bytes)), "allocating pinned host buffers");
   b->h_control_ = new (b->pinned_) ControlBlock();
-  b->h_tokens_ = reinterpret_cast<int32_t*>(static_cast<uint8_t*>(b->pinned_) + sizeof(ControlBlock));
-  b->h_logits_ = reinterpret_cast<float*>(static_cast<uint8_t*>(b->pinned_) + sizeof(ControlBlock) + tokens_bytes);
+  b->h_tokens_ = reinterpret_cast<int32_t*>(static_cast<uint8_t*>(b->pinned_) + kHostControlBytes);
+  b->h_logits_ = reinterpret_cast<float*>(static_cast<uint8_t*>(b->pinned_) + kHostControlBytes + tokens_bytes);
 
   // Slot addresses: weights (copied, or in place on an integrated GPU), then KV cache and arena
   // at their planned offsets.
@@ -551,6 +611,7 @@ Result<std::unique_ptr<GpuBackend>> DeviceBackend::create(const LoadedModel& mod
   gpu::fuse_decode_calls({&b->decode_.calls, &b->decode_.kernels, &b->decode_.kernel_names}, b->decode_.fusion,
                          fusion_env ? gpu::parse_fusion_options(fusion_env) : gpu::FusionOptions{});
   b->last_logits_ = b->decode_.d_logits;
+  b->last_logits_rows_ = b->decode_.logits_rows;
 
   // Both programs are captured once; the decode graph is what every token replays.
   DSE_RETURN_IF_ERROR(b->capture(b->decode_));
@@ -560,13 +621,16 @@ Result<std::unique_ptr<GpuBackend>> DeviceBackend::create(const LoadedModel& mod
   // allocates nothing. The graphs run an empty step (n_tokens 0: every kernel exits without
   // writing; last_row reports the empty step, and that record is cleared).
   b->h_control_->step = StepInfo{};
+  b->h_control_->step.slots = int64_t(b->slots_);
   DSE_CUDA_TRY(cudaMemcpyAsync(&b->d_control_->step, &b->h_control_->step, sizeof(StepInfo), cudaMemcpyHostToDevice,
                                b->stream_),
                "writing the step to the device");
   for (GpuProgram* p : {&b->decode_, &b->prefill_}) {
     if (p->graph) DSE_CUDA_TRY(cudaGraphLaunch(p->graph, b->stream_), "warming up the " + std::string(p->name) + " graph");
   }
-  DSE_CUDA_TRY(launch_argmax_f32(b->decode_.d_logits, int64_t(b->vocab_), &b->d_control_->token, b->stream_),
+  DSE_CUDA_TRY(launch_argmax_rows_f32(b->decode_.d_logits, int64_t(b->vocab_),
+                                      int64_t(std::min<uint64_t>(b->decode_.logits_rows, kMaxBatch)),
+                                      b->d_control_->tokens, b->stream_),
                "launching the argmax kernel");
   DSE_CUDA_TRY(cudaMemsetAsync(&b->d_control_->error, 0, sizeof(gpu::GpuErrorRecord), b->stream_),
                "clearing the error record");

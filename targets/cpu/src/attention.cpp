@@ -37,13 +37,14 @@ void attend(const KernelCall& call, const StepInfo& step, ThreadPool* pool, int6
   const void* vd = vc.cache->data;
   parallel_for(pool, 0, rows * hq, [&](int64_t item) {
     const int64_t t = item / hq, h = item % hq, kvh = h / group;
-    const int64_t pos = step.start_pos + t;
+    const int64_t pos = row_position(step, t);
+    const int64_t first = row_slot(step, t) * slot_rows(step, kc.cache->shape[0]);  // its slot's row 0
     const float* qv = qs + t * hq * d + h * d;
     float acc[kMaxHeadDim];
     for (int64_t i = 0; i < dv; ++i) acc[i] = 0.0f;
     float m = -std::numeric_limits<float>::infinity();
     float l = 0.0f;
-    for (int64_t s = 0; s <= pos; ++s) {
+    for (int64_t s = first; s <= first + pos; ++s) {
       float dot = key_dot<KK>(kd, s * hkv * d + kvh * d, qv, d);
       if constexpr (KK == CacheKind::i8 || KK == CacheKind::fp8) dot *= kc.scale(s, kvh);
       const float score = scale * dot;
@@ -82,7 +83,7 @@ Status attention_f32(const KernelCall& call, const StepInfo& step, ThreadPool* p
   const CacheOperand vc = take_cache_operand(call, index);
   const TensorView& out = call.operands[index];
   const int64_t rows = rows_of(call.operands[0], step);
-  DSE_RETURN_IF_ERROR(check_positions("attention_f32", step, rows, kc.cache->shape[0], "KV cache"));
+  DSE_RETURN_IF_ERROR(check_positions("attention_f32", step, rows, slot_rows(step, kc.cache->shape[0]), "KV cache"));
   with_cache_kind(kc.cache->dtype, [&](auto k) {
     with_cache_kind(vc.cache->dtype, [&](auto v) { attend<k.value, v.value>(call, step, pool, rows, kc, vc, out); });
   });

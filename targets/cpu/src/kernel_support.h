@@ -31,14 +31,19 @@ inline Status position_error(const char* kernel, int64_t pos, int64_t capacity, 
                     "for: start a new sequence or recompile with a larger --max-seq-len");
 }
 
-// Checks that positions start_pos .. start_pos + rows - 1 lie in [0, capacity).
+// Checks that every row of the step names a valid slot and a position in [0, capacity), where
+// capacity is per slot (slot_rows of a cache; the rope table's rows).
 inline Status check_positions(const char* kernel, const StepInfo& step, int64_t rows, int64_t capacity,
                               const char* what) {
-  if (rows <= 0) return Status::Ok();
-  if (step.start_pos < 0) return position_error(kernel, step.start_pos, capacity, what);
-  int64_t last = step.start_pos + rows - 1;
-  if (last >= capacity) return position_error(kernel, last, capacity, what);
-  return Status::Ok();
+  const int64_t bad = first_bad_row(step, rows, capacity);
+  if (bad < 0) return Status::Ok();
+  const int64_t slot = row_slot(step, bad);
+  if (step.slots < 1 || step.slots > kMaxBatch || slot < 0 || slot >= step.slots) {
+    return Status(StatusCode::out_of_range, std::string(kernel) + ": row " + std::to_string(bad) + " names cache slot " +
+                                                std::to_string(slot) + ", outside the " + std::to_string(step.slots) +
+                                                " slots (--max-batch) of this artifact");
+  }
+  return position_error(kernel, row_position(step, bad), capacity, what);
 }
 
 inline float silu(float x) { return x / (1.0f + std::exp(-x)); }

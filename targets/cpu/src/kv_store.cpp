@@ -15,11 +15,11 @@ Status kv_store(const KernelCall& call, const StepInfo& step, ThreadPool* pool) 
   const CacheOperand c = take_cache_operand(call, index);
   const TensorView& cache = *c.cache;
   const int64_t rows = rows_of(src, step);
-  DSE_RETURN_IF_ERROR(check_positions("kv_store", step, rows, cache.shape[0], "KV cache"));
+  DSE_RETURN_IF_ERROR(check_positions("kv_store", step, rows, slot_rows(step, cache.shape[0]), "KV cache"));
   const int64_t width = src.shape[1];
   const float* s = data_of<const float>(src);
   parallel_for(pool, 0, rows, [&](int64_t t) {
-    const int64_t pos = step.start_pos + t;
+    const int64_t pos = cache_row(step, t, cache.shape[0]);  // its slot's row for its position
     const float* row = s + t * width;
     if (c.scales) {
       const int64_t gw = width / c.groups;

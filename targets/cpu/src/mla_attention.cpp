@@ -40,7 +40,8 @@ void attend(const KernelCall& call, const StepInfo& step, ThreadPool* pool, int6
   float* os = data_of<float>(out);
   parallel_for(pool, 0, rows * heads, [&](int64_t item) {
     const int64_t t = item / heads, h = item % heads;
-    const int64_t pos = step.start_pos + t;
+    const int64_t pos = row_position(step, t);
+    const int64_t first = row_slot(step, t) * slot_rows(step, lc.cache->shape[0]);  // its slot's row 0
     const float* q_nope = qs + t * heads * dq + h * dq;
     const float* q_pe = q_nope + dn;
     // q_abs[c] = sum_d W_UK[h, d, c] q_nope[d], accumulated over d in order.
@@ -55,7 +56,7 @@ void attend(const KernelCall& call, const StepInfo& step, ThreadPool* pool, int6
     for (int64_t i = 0; i < c; ++i) acc[i] = 0.0f;
     float m = -std::numeric_limits<float>::infinity();
     float l = 0.0f;
-    for (int64_t s = 0; s <= pos; ++s) {
+    for (int64_t s = first; s <= first + pos; ++s) {
       float dl[4] = {0, 0, 0, 0};
       int64_t i = 0;
       for (; i + 4 <= c; i += 4) {
@@ -111,7 +112,7 @@ Status mla_attention_f32(const KernelCall& call, const StepInfo& step, ThreadPoo
   const CacheOperand lc = take_cache_operand(call, index);
   const CacheOperand pc = take_cache_operand(call, index);
   const int64_t rows = rows_of(call.operands[0], step);
-  DSE_RETURN_IF_ERROR(check_positions("mla_attention_f32", step, rows, lc.cache->shape[0], "latent cache"));
+  DSE_RETURN_IF_ERROR(check_positions("mla_attention_f32", step, rows, slot_rows(step, lc.cache->shape[0]), "latent cache"));
   with_cache_kind(lc.cache->dtype, [&](auto l) {
     with_cache_kind(pc.cache->dtype, [&](auto p) { attend<l.value, p.value>(call, step, pool, rows, lc, pc, index); });
   });

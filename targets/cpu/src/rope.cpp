@@ -19,7 +19,7 @@ Status rope_f32(const KernelCall& call, const StepInfo& step, ThreadPool* pool) 
   const float* tab = data_of<const float>(table);
   parallel_for(pool, 0, rows * n_heads, [&](int64_t i) {
     const int64_t t = i / n_heads, head = i % n_heads;
-    const float* row = tab + (step.start_pos + t) * rot_dim;
+    const float* row = tab + row_position(step, t) * rot_dim;
     float* v = xs + t * width + head * head_dim + rot_offset;
     for (int64_t j = 0; j < half; ++j) {
       const int64_t i0 = interleaved ? 2 * j : j;

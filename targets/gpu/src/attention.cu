@@ -28,8 +28,7 @@ Shape shape_of(const KernelCall& call) {
 
 uint64_t attention_f32_workspace(const KernelCall& call) {
   const Shape sh = shape_of(call);
-  const SplitPlan plan = plan_splits(sh.s, sh.t_cap, sh.hq, sh.dv);
-  return uint64_t(split_scratch_floats(plan, sh.t_cap, sh.hq, sh.dv)) * sizeof(float);
+  return uint64_t(split_scratch_bound(sh.s, sh.t_cap, sh.hq, sh.dv)) * sizeof(float);
 }
 
 Status launch_attention_f32(const KernelCall& call, const GpuStep& step, GpuStream stream) {
@@ -40,7 +39,7 @@ Status launch_attention_f32(const KernelCall& call, const GpuStep& step, GpuStre
                                                std::to_string(kMaxDim) + "; use the CPU backend for this model");
   }
   if (sh.t_cap <= 0 || sh.hq <= 0) return Status::Ok();
-  const SplitPlan plan = plan_splits(sh.s, sh.t_cap, sh.hq, sh.dv);
+  const SplitPlan plan = plan_splits(host_slot_rows(sh.s, step.slots), sh.t_cap, sh.hq, sh.dv);
   const uint64_t need = attention_f32_workspace(call);
   if (step.workspace_bytes < need || (need > 0 && step.workspace == nullptr)) {
     return Status(StatusCode::invalid_argument, "attention_f32 (GPU): needs " + std::to_string(need) +

@@ -17,17 +17,12 @@ __device__ __forceinline__ int64_t step_rows(const StepInfo* step, int64_t capac
   return n < 0 ? 0 : (n < capacity ? n : capacity);
 }
 
-// True when positions start_pos .. start_pos + rows - 1 all lie in [0, capacity). Every block of
-// a kernel evaluates the same condition, so either all of them write or none does.
-__device__ __forceinline__ bool positions_fit(const StepInfo* step, int64_t rows, int64_t capacity) {
-  if (rows <= 0) return true;
-  const int64_t start = step->start_pos;
-  return start >= 0 && start + rows - 1 < capacity;
-}
-
-// The offending position for an error message: start_pos if negative, else the last one.
-__device__ __forceinline__ int64_t bad_position(const StepInfo* step, int64_t rows) {
-  return step->start_pos < 0 ? step->start_pos : step->start_pos + rows - 1;
+// True when every row of the step names a valid cache slot and a position in [0, limit), where
+// limit is per slot (slot_rows of a cache; the rope table's rows): first_bad_row of
+// kernel_abi.h, the CPU kernels' check. Every block of a kernel evaluates the same condition, so
+// either all of them write or none does.
+__device__ __forceinline__ bool positions_fit(const StepInfo* step, int64_t rows, int64_t limit) {
+  return first_bad_row(*step, rows, limit) < 0;
 }
 
 // First writer wins; later errors of the same step are dropped (the CPU backend also stops at
@@ -44,14 +39,39 @@ __device__ __forceinline__ void record_error(GpuErrorRecord* err, StatusCode cod
   }
 }
 
-// The position check of kernels that index a table or cache by position: true when start_pos ..
-// start_pos + rows - 1 all lie in [0, limit); otherwise the error is recorded (once: by thread 0
-// of block (0, 0, 0)) and the kernel must write nothing.
+// Set in GpuErrorRecord::op when a row names a cache slot outside [0, slots): value is the slot,
+// limit the slots, row the row (gpu_error_status words it as the CPU kernels' check_positions).
+constexpr int32_t kSlotErrorFlag = 0x100;
+
+// Records why row `bad` (from first_bad_row) failed, as the CPU's check_positions decides it: a
+// slot outside [0, slots) (or slots outside [1, kMaxBatch]) is a slot error, anything else the
+// row's position against `limit`.
+__device__ __forceinline__ void record_position_error(GpuErrorRecord* err, GpuOp op, const StepInfo* step, int64_t bad,
+                                                      int64_t limit) {
+  const int64_t slots = step->slots;
+  const int64_t slot = row_slot(*step, bad);  // batched: the row itself, which may be past the slots
+  if (slots < 1 || slots > kMaxBatch || slot < 0 || slot >= slots) {
+    if (err == nullptr) return;
+    if (atomicCAS(&err->code, 0, int32_t(StatusCode::out_of_range)) == 0) {
+      err->op = int32_t(op) | kSlotErrorFlag;
+      err->value = slot;
+      err->limit = slots;
+      err->row = bad;
+    }
+    return;
+  }
+  record_error(err, StatusCode::out_of_range, op, row_position(*step, bad), limit, bad);
+}
+
+// The position check of kernels that index a table or cache by position: true when every row's
+// slot and position are in range (positions_fit); otherwise the error is recorded (once: by thread
+// 0 of block (0, 0, 0)) and the kernel must write nothing.
 __device__ __forceinline__ bool positions_ok(const StepInfo* step, int64_t rows, int64_t limit, GpuErrorRecord* err,
                                              GpuOp op) {
-  if (positions_fit(step, rows, limit)) return true;
+  const int64_t bad = first_bad_row(*step, rows, limit);
+  if (bad < 0) return true;
   if (blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0 && threadIdx.x == 0)
-    record_error(err, StatusCode::out_of_range, op, bad_position(step, rows), limit, 0);
+    record_position_error(err, op, step, bad, limit);
   return false;
 }
 

@@ -7,12 +7,15 @@
 //      scale of w8 / fp8, the row factor of x and the bias are applied once in the epilogue.
 #include "gemm_tc.cuh"
 
+#include <cstdlib>
+
 #include "common.cuh"
 
 namespace dse::gpu {
 
 #if defined(DSE_GPU_HIP)
 
+int64_t tensor_core_min_tokens() { return kTensorCoreMinTokens; }
 bool gemm_tc_applies(WeightFormat, int64_t, int64_t, int64_t) { return false; }
 uint64_t gemm_tc_workspace_bytes(int64_t, int64_t) { return 0; }
 template <WeightFormat F>
@@ -297,8 +300,17 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
 
 }  // namespace
 
+int64_t tensor_core_min_tokens() {
+  static const int64_t min_tokens = [] {
+    const char* v = std::getenv("DSE_GPU_TC_MIN_TOKENS");
+    const long long n = v ? std::atoll(v) : 0;
+    return n > 0 ? int64_t(n) : kTensorCoreMinTokens;
+  }();
+  return min_tokens;
+}
+
 bool gemm_tc_applies(WeightFormat f, int64_t token_capacity, int64_t k, int64_t group) {
-  if (token_capacity < kTensorCoreMinTokens || k <= 0 || k % kBK != 0) return false;
+  if (token_capacity < tensor_core_min_tokens() || k <= 0 || k % kBK != 0) return false;
   if (f == WeightFormat::f32) return false;
   return f != WeightFormat::w4 || (group > 0 && group % 8 == 0 && k % group == 0);
 }

@@ -9,12 +9,16 @@
 
 namespace dse::gpu {
 
-// Token capacity from which a matmul takes the tensor-core path (prefill chunks); below it the
-// weight-streaming GEMV of matmul.cu reads the weights fewer times than a 64-row tile would.
-inline constexpr int64_t kTensorCoreMinTokens = 16;
+// Token capacity from which a matmul takes the tensor-core path (prefill chunks): one whole
+// 64-row tile. Below it (batched decode steps of --max-batch < 64, small --prefill-chunk) the
+// weight-streaming GEMV of matmul.cu runs: a tile computes all 64 rows whatever n_tokens is, and
+// a decode step of a --max-batch 16 artifact on the tensor-core path took 13.7 ms for one active
+// sequence on an H200 (1.5B int4). DSE_GPU_TC_MIN_TOKENS overrides it (read once; for tuning).
+inline constexpr int64_t kTensorCoreMinTokens = 64;
+int64_t tensor_core_min_tokens();
 
 // True when the tensor-core path handles this matmul: a CUDA build (the kernel is PTX mma; a HIP
-// build keeps the GEMV), a token capacity of at least kTensorCoreMinTokens, a 16-bit, 8-bit or
+// build keeps the GEMV), a token capacity of at least tensor_core_min_tokens(), a 16-bit, 8-bit or
 // 4-bit weight format (f32 weights keep the exact f32 GEMV), K a multiple of 32, and for w4 a
 // group that is a multiple of 8. Depends on static shapes only (it also sizes the workspace); the
 // caller checks in addition that W and x are 16-byte aligned.

@@ -21,11 +21,30 @@ std::string position_message(const char* kernel, const GpuErrorRecord& r, const 
          " positions; the sequence is longer than the context the artifact was compiled for: start a new "
          "sequence or recompile with a larger --max-seq-len";
 }
+
+// The kernel named in the CPU twin's messages for a position-checking op; null for other ops.
+const char* position_kernel(GpuOp op) {
+  switch (op) {
+    case GpuOp::rope: return "rope_f32";
+    case GpuOp::kv_store: return "kv_store";
+    case GpuOp::attention: return "attention_f32";
+    case GpuOp::mla_attention: return "mla_attention_f32";
+    default: return nullptr;
+  }
+}
 }  // namespace
 
 Status gpu_error_status(const GpuErrorRecord& r) {
   if (r.code == 0) return Status::Ok();
   const StatusCode code = StatusCode(r.code);
+  if ((r.op & kSlotErrorFlag) != 0) {
+    // common.cuh record_position_error: value = the slot, limit = the slots (max_batch).
+    if (const char* kernel = position_kernel(GpuOp(r.op & ~kSlotErrorFlag))) {
+      return Status(code, std::string(kernel) + ": row " + std::to_string(r.row) + " names cache slot " +
+                              std::to_string(r.value) + ", outside the " + std::to_string(r.limit) +
+                              " slots (--max-batch) of this artifact");
+    }
+  }
   switch (GpuOp(r.op)) {
     case GpuOp::embed:
       return Status(code, "embed_f32: token id " + std::to_string(r.value) + " at row " + std::to_string(r.row) +

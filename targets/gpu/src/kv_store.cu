@@ -17,8 +17,8 @@ __global__ void __launch_bounds__(kThreads) kv_store_kernel(const float* src, vo
   const int64_t rows = step_rows(step, cap);
   const int64_t t = blockIdx.y;
   if (t >= rows) return;
-  if (!positions_ok(step, rows, cache_rows, err, GpuOp::kv_store)) return;
-  const int64_t pos = step->start_pos + t;
+  if (!positions_ok(step, rows, slot_rows(*step, cache_rows), err, GpuOp::kv_store)) return;
+  const int64_t pos = cache_row(*step, t, cache_rows);  // its slot's row for its position
   const float* s = src + t * width;
   // One element per thread: one memory round trip (a loop per thread would serialise them).
   const int64_t i = int64_t(blockIdx.x) * kThreads + threadIdx.x;
@@ -39,9 +39,9 @@ __global__ void __launch_bounds__(kQuantThreads) kv_store_quant_kernel(const flo
   const int64_t rows = step_rows(step, cap);
   const int64_t t = blockIdx.y;
   if (t >= rows) return;
-  if (!positions_ok(step, rows, cache_rows, err, GpuOp::kv_store)) return;
+  if (!positions_ok(step, rows, slot_rows(*step, cache_rows), err, GpuOp::kv_store)) return;
   __shared__ float scratch[kQuantThreads / kLanes];
-  const int64_t pos = step->start_pos + t;
+  const int64_t pos = cache_row(*step, t, cache_rows);  // the scale table has the cache's rows
   const int64_t g = blockIdx.x, gw = width / groups;
   const float* v = src + t * width + g * gw;
   float amax = 0.0f;

@@ -5,8 +5,10 @@
 
 namespace dse::gpu {
 
-// Operands: src F32 [T, W], cache F32/F16 [S, W]. cache[start_pos + t] = src[t] (F16: round to
-// nearest even). A position past S is recorded (GpuOp::kv_store) and nothing is written.
+// Operands: src F32 [T, W], cache F32/F16/I8/FP8E4M3 [S, W] (+ F32 [S, groups] scales when
+// quantized). cache[cache_row(step, t, S)] = src[t] (F16: round to nearest even): row t's slot
+// owns S / slots rows (kernel_abi.h). A bad slot or a position past a slot's rows is recorded
+// (GpuOp::kv_store) and nothing is written.
 Status launch_kv_store(const KernelCall& call, const GpuStep& step, GpuStream stream);
 
 }  // namespace dse::gpu

@@ -328,6 +328,8 @@ Status launch_matmul_f32(const KernelCall& call, const GpuStep& step, GpuStream 
     launch_decode<F, false, false>(d, stream);
   } else if (a.x_cap == 1) {
     launch<F, R, 1, 1, false>(a, stream);
+  } else if (a.x_cap >= 8 && vec) {
+    launch<F, R, 8, 1, true>(a, stream);  // batched decode: eight rows per pass over the weights
   } else {
     if (vec) launch<F, R, 4, 1, true>(a, stream);
     else launch<F, R, 4, 1, false>(a, stream);

@@ -40,14 +40,15 @@ struct Layout {
   int64_t q_abs = 0, o_lat = 0, partials = 0, total = 0;
 };
 
-Layout layout_of(const Shape& sh) {
+// `slots`: GpuStep::slots (the plan cuts one slot's rows); the total is enough for any slots.
+Layout layout_of(const Shape& sh, int64_t slots) {
   Layout l;
-  l.plan = plan_splits(sh.s, sh.t_cap, sh.h, sh.c);
+  l.plan = plan_splits(host_slot_rows(sh.s, slots), sh.t_cap, sh.h, sh.c);
   const int64_t lat = sh.t_cap * sh.h * sh.c;
   l.q_abs = 0;
   l.o_lat = lat;
   l.partials = 2 * lat;
-  l.total = 2 * lat + split_scratch_floats(l.plan, sh.t_cap, sh.h, sh.c);
+  l.total = 2 * lat + split_scratch_bound(sh.s, sh.t_cap, sh.h, sh.c);
   return l;
 }
 
@@ -92,7 +93,7 @@ __global__ void __launch_bounds__(128) project_v_kernel(const float* o_lat, cons
                                                         int64_t cap, const StepInfo* step) {
   const int64_t t = blockIdx.z;
   const int64_t rows = step_rows(step, cap);
-  if (t >= rows || !positions_fit(step, rows, cache_rows)) return;
+  if (t >= rows || !positions_fit(step, rows, slot_rows(*step, cache_rows))) return;
   const int64_t h = blockIdx.y;
   const int64_t v = int64_t(blockIdx.x) * 4 + threadIdx.x / kLanes;
   if (v >= dv) return;
@@ -127,7 +128,7 @@ void launch_project(const Shape& sh, const KernelCall& call, const float* o_lat,
 }  // namespace
 
 uint64_t mla_attention_f32_workspace(const KernelCall& call) {
-  return uint64_t(layout_of(shape_of(call)).total) * sizeof(float);
+  return uint64_t(layout_of(shape_of(call), 1).total) * sizeof(float);
 }
 
 Status launch_mla_attention_f32(const KernelCall& call, const GpuStep& step, GpuStream stream) {
@@ -140,7 +141,7 @@ Status launch_mla_attention_f32(const KernelCall& call, const GpuStep& step, Gpu
                       "); use the CPU backend for this model");
   }
   if (sh.t_cap <= 0 || sh.h <= 0) return Status::Ok();
-  const Layout lay = layout_of(sh);
+  const Layout lay = layout_of(sh, step.slots);
   const uint64_t need = uint64_t(lay.total) * sizeof(float);
   if (step.workspace_bytes < need || step.workspace == nullptr) {
     return Status(StatusCode::invalid_argument, "mla_attention_f32 (GPU): needs " + std::to_string(need) +

@@ -1,4 +1,4 @@
-// rope_f32: pair j of every head rotated by table row start_pos + t.
+// rope_f32: pair j of every head rotated by table row row_position(step, t).
 #include "rope.cuh"
 
 #include "common.cuh"
@@ -22,7 +22,7 @@ __global__ void __launch_bounds__(kThreads) rope_kernel(float* x, const float* t
   const int i = int(blockIdx.x) * kThreads + int(threadIdx.x);
   if (i >= n_heads * half) return;
   const int head = i / half, j = i % half;
-  const float* row = table + (step->start_pos + t) * rot_dim;
+  const float* row = table + row_position(*step, t) * rot_dim;
   float* v = x + t * width + head * head_dim + rot_offset;
   const int i0 = interleaved ? 2 * j : j;
   const int i1 = interleaved ? 2 * j + 1 : j + half;
@@ -61,10 +61,12 @@ __global__ void __launch_bounds__(kThreads) rope_store_kernel(RopeStoreArgs a) {
   const int64_t rows = step_rows(a.step, 1);
   if (rows < 1) return;
   if (!positions_ok(a.step, rows, a.table_rows, a.err, GpuOp::rope) ||
-      !positions_ok(a.step, rows, a.k_cache_rows, a.err, GpuOp::kv_store) ||
-      !positions_ok(a.step, rows, a.v_cache_rows, a.err, GpuOp::kv_store))
+      !positions_ok(a.step, rows, slot_rows(*a.step, a.k_cache_rows), a.err, GpuOp::kv_store) ||
+      !positions_ok(a.step, rows, slot_rows(*a.step, a.v_cache_rows), a.err, GpuOp::kv_store))
     return;
-  const int64_t pos = a.step->start_pos;
+  // The one row's position (rope table row) and its cache rows (its slot's row for it).
+  const int64_t pos = row_position(*a.step, 0);
+  const int64_t k_row = cache_row(*a.step, 0, a.k_cache_rows), v_row = cache_row(*a.step, 0, a.v_cache_rows);
   const int half = a.head_dim / 2;
   const int64_t q_pairs = int64_t(a.q_heads) * half, k_pairs = int64_t(a.k_heads) * half;
   int64_t i = int64_t(blockIdx.x) * kThreads + threadIdx.x;
@@ -82,14 +84,14 @@ __global__ void __launch_bounds__(kThreads) rope_store_kernel(RopeStoreArgs a) {
     x[i0] = y0;
     x[i1] = y1;
     if (!is_q) {
-      const int64_t base = pos * int64_t(a.k_heads) * a.head_dim + int64_t(head) * a.head_dim;
+      const int64_t base = k_row * int64_t(a.k_heads) * a.head_dim + int64_t(head) * a.head_dim;
       store_cache(a.k_cache, a.k_half, base + i0, y0);
       store_cache(a.k_cache, a.k_half, base + i1, y1);
     }
     return;
   }
   i -= q_pairs + k_pairs;
-  if (i < a.v_width) store_cache(a.v_cache, a.v_half, pos * a.v_width + i, a.v[i]);
+  if (i < a.v_width) store_cache(a.v_cache, a.v_half, v_row * a.v_width + i, a.v[i]);
 }
 
 }  // namespace

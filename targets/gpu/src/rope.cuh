@@ -7,8 +7,9 @@ namespace dse::gpu {
 
 // Operands: x F32 [T, n_heads*head_dim] (in place), table F32 [P, rot_dim].
 // iparams: n_heads, head_dim, rot_offset, rot_dim, interleaved. Token t uses table row
-// start_pos + t (read from the device step); a row past P is recorded (GpuOp::rope) and nothing
-// is rotated. One thread per (head, pair), blocks over tokens and pairs.
+// row_position(step, t) (read from the device step; the table is shared by every slot); a bad
+// slot or a row past P is recorded (GpuOp::rope) and nothing is rotated. One thread per (head,
+// pair), blocks over tokens and pairs.
 Status launch_rope_f32(const KernelCall& call, const GpuStep& step, GpuStream stream);
 
 // Decode fusion (dse/gpu/fusion.h, option "rope"): rope(q), rope(k), kv_store(k), kv_store(v) as

@@ -1,8 +1,9 @@
 // Flash-decoding building blocks shared by attention_f32 and mla_attention_f32: a split kernel
 // that runs an online softmax over one chunk of the cache per block, and a combine kernel that
-// merges the chunks' partial results. Grids are sized from the cache capacity, never from the
-// current position, so a graph captured once serves every step; chunks past a token's position
-// exit at once and leave an empty partial (m = -inf, l = 0).
+// merges the chunks' partial results. Grids are sized from the cache capacity of one slot (the
+// cache's rows / GpuStep::slots), never from the current position, so a graph captured once serves
+// every step; chunks past a token's position exit at once and leave an empty partial (m = -inf,
+// l = 0). Row t reads only its own slot's rows (kernel_abi.h cache_row).
 #pragma once
 
 #include <algorithm>
@@ -14,33 +15,55 @@
 
 namespace dse::gpu {
 
-// How the cache is cut: n_splits chunks of `chunk` positions each.
+// How one slot of the cache is cut: n_splits chunks of `chunk` positions each.
 struct SplitPlan {
   int64_t n_splits = 1;
   int64_t chunk = 1;
 };
 
-// Chunks of at least kMinChunk keys (one tile) and at most kMaxSplits of them, as many as fit in
-// a scratch budget of kPartialBudget floats for all tokens and heads. The grid is fixed by the
-// cache capacity, so small chunks are what gives a short context many blocks (at position 511 of
-// a 4096-row cache: 8 busy chunks per head); chunks past the position exit at once. A prefill
-// chunk already has many (token, head) blocks and gets few splits (the budget).
-inline SplitPlan plan_splits(int64_t cache_rows, int64_t token_cap, int64_t heads, int64_t dv) {
+// The splits before rounding to whole chunks: never fewer than plan_splits gives for these or
+// fewer rows, which is what lets the workspace be sized without knowing the slots.
+inline int64_t split_bound(int64_t slot_rows, int64_t token_cap, int64_t heads, int64_t dv) {
   constexpr int64_t kMinChunk = 64;
   constexpr int64_t kMaxSplits = 256;
   constexpr int64_t kPartialBudget = int64_t(4) << 20;  // floats (16 MiB)
-  const int64_t by_len = std::max<int64_t>(1, ceil_div(cache_rows, kMinChunk));
+  const int64_t by_len = std::max<int64_t>(1, ceil_div(slot_rows, kMinChunk));
   const int64_t by_budget = std::max<int64_t>(1, kPartialBudget / std::max<int64_t>(1, token_cap * heads * (dv + 2)));
+  return std::min(std::min(by_len, kMaxSplits), by_budget);
+}
+
+// Cuts the `slot_rows` rows of one slot (the cache's rows / GpuStep::slots) into chunks of at
+// least kMinChunk keys (one tile), at most kMaxSplits of them, as many as fit in a scratch budget
+// of kPartialBudget floats for all tokens and heads. The grid is fixed by a slot's capacity, so
+// small chunks are what gives a short context many blocks (at position 511 of a 4096-row slot: 8
+// busy chunks per head); chunks past the position exit at once. A prefill chunk already has many
+// (token, head) blocks and gets few splits (the budget).
+inline SplitPlan plan_splits(int64_t slot_rows, int64_t token_cap, int64_t heads, int64_t dv) {
   SplitPlan p;
-  p.n_splits = std::min(std::min(by_len, kMaxSplits), by_budget);
-  p.chunk = std::max<int64_t>(1, ceil_div(cache_rows, p.n_splits));
-  p.n_splits = ceil_div(cache_rows, p.chunk);
+  p.n_splits = split_bound(slot_rows, token_cap, heads, dv);
+  p.chunk = std::max<int64_t>(1, ceil_div(slot_rows, p.n_splits));
+  p.n_splits = ceil_div(slot_rows, p.chunk);
   return p;
+}
+
+// The rows of one slot of a cache of `cache_rows` rows, host side (kernel_abi.h slot_rows); at
+// least 1, so that a grid is never empty.
+inline int64_t host_slot_rows(int64_t cache_rows, int64_t slots) {
+  return std::max<int64_t>(1, slots > 1 ? cache_rows / slots : cache_rows);
 }
 
 // Scratch floats of a plan: partial outputs [T, H, n_splits, dv] then (m, l) [T, H, n_splits, 2].
 inline int64_t split_scratch_floats(const SplitPlan& p, int64_t token_cap, int64_t heads, int64_t dv) {
   return token_cap * heads * p.n_splits * (dv + 2);
+}
+
+// Scratch floats enough for the plan of any number of slots of a cache of `cache_rows` rows (the
+// workspace is sized from static shapes only; plan_splits(r).n_splits <= split_bound(r) and the
+// bound grows with r).
+inline int64_t split_scratch_bound(int64_t cache_rows, int64_t token_cap, int64_t heads, int64_t dv) {
+  SplitPlan p;
+  p.n_splits = split_bound(cache_rows, token_cap, heads, dv);
+  return split_scratch_floats(p, token_cap, heads, dv);
 }
 
 struct SplitArgs {
@@ -62,7 +85,7 @@ struct SplitArgs {
   int heads;           // query heads
   int heads_per_kv;    // query heads sharing one kv head
   float scale;
-  int64_t cache_rows;  // S
+  int64_t cache_rows;  // S, all slots
   SplitPlan plan;
   int64_t token_cap;
   float* part_out;     // [T, H, n_splits, dv]
@@ -88,8 +111,10 @@ __global__ void __launch_bounds__(kThreads) split_kernel(SplitArgs a) {
   const int64_t t = blockIdx.z;
   const int64_t rows = step_rows(a.step, a.token_cap);
   if (t >= rows) return;
-  if (!positions_ok(a.step, rows, a.cache_rows, a.err, a.op)) return;
-  const int64_t pos = a.step->start_pos + t;
+  const int64_t s_rows = slot_rows(*a.step, a.cache_rows);
+  if (!positions_ok(a.step, rows, s_rows, a.err, a.op)) return;
+  const int64_t pos = row_position(*a.step, t);
+  const int64_t first = row_slot(*a.step, t) * s_rows;  // cache row of the slot's position 0
   const int g = h / a.heads_per_kv;
   const int64_t j_begin = split * a.plan.chunk;
   const int64_t j_end = pos + 1 < j_begin + a.plan.chunk ? pos + 1 : j_begin + a.plan.chunk;
@@ -114,9 +139,10 @@ __global__ void __launch_bounds__(kThreads) split_kernel(SplitArgs a) {
   __syncthreads();
   const int lane = threadIdx.x % kLanes, warp = threadIdx.x / kLanes;
   constexpr int kWarps = kThreads / kLanes;
-  const typename S1::type* k1 = static_cast<const typename S1::type*>(a.k1) + int64_t(g) * a.k1_head;
-  const typename S2::type* k2 = static_cast<const typename S2::type*>(a.k2);
-  const typename SV::type* vv = static_cast<const typename SV::type*>(a.v) + int64_t(g) * a.v_head;
+  // Position j of this row's slot: cache row first + j.
+  const typename S1::type* k1 = static_cast<const typename S1::type*>(a.k1) + first * a.k1_row + int64_t(g) * a.k1_head;
+  const typename S2::type* k2 = static_cast<const typename S2::type*>(a.k2) + first * a.k2_row;
+  const typename SV::type* vv = static_cast<const typename SV::type*>(a.v) + first * a.v_row + int64_t(g) * a.v_head;
   float m = -INFINITY, l = 0.0f;
   float acc[kDimsPerThread];
 #pragma unroll
@@ -157,8 +183,8 @@ __global__ void __launch_bounds__(kThreads) split_kernel(SplitArgs a) {
         const int jj = jj0 + u * kWarps;
         if (lane == 0 && jj < n) {
           const int64_t j = tile + jj;
-          if constexpr (kScaledCache<S1>) v1 *= a.k1_scales[j * a.k1_scale_row + g];
-          if constexpr (kScaledCache<S2>) v2 *= a.k2_scales[j];
+          if constexpr (kScaledCache<S1>) v1 *= a.k1_scales[(first + j) * a.k1_scale_row + g];
+          if constexpr (kScaledCache<S2>) v2 *= a.k2_scales[first + j];
           ps[jj] = a.scale * (v1 + v2);
         }
       }
@@ -181,7 +207,7 @@ __global__ void __launch_bounds__(kThreads) split_kernel(SplitArgs a) {
 #pragma unroll 16
     for (int jj = 0; jj < n; ++jj) {
       float p = ps[jj];
-      if constexpr (kScaledCache<SV>) p *= a.v_scales[(tile + jj) * a.v_scale_row + g];
+      if constexpr (kScaledCache<SV>) p *= a.v_scales[(first + tile + jj) * a.v_scale_row + g];
       const typename SV::type* vr = vv + (tile + jj) * a.v_row;
 #pragma unroll
       for (int i = 0; i < kDimsPerThread; ++i) {
@@ -224,7 +250,7 @@ __global__ void __launch_bounds__(kThreads) combine_kernel(const float* part_out
   const int h = blockIdx.x;
   const int64_t t = blockIdx.y;
   const int64_t rows = step_rows(step, token_cap);
-  if (t >= rows || !positions_fit(step, rows, cache_rows)) return;  // the split kernel recorded it
+  if (t >= rows || !positions_fit(step, rows, slot_rows(*step, cache_rows))) return;  // the split kernel recorded it
   extern __shared__ float weights[];
   __shared__ float scratch[kThreads / kLanes];
   const int64_t base = (t * heads + h) * plan.n_splits;

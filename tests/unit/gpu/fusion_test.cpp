@@ -122,7 +122,7 @@ TEST_CASE("fusion merges the norm and the matmuls that share its output, and the
 
 TEST_CASE("fusion options: defaults and DSE_GPU_FUSION lists", "[gpu][fusion]") {
   const FusionOptions d;
-  CHECK((!d.norm && d.merge && d.residual));
+  CHECK((!d.norm && d.merge && d.residual && d.rope));
   const FusionOptions none = parse_fusion_options("none");
   CHECK((!none.norm && !none.merge && !none.residual));
   const FusionOptions some = parse_fusion_options("residual,norm,bogus");
@@ -296,9 +296,9 @@ TEST_CASE("fusion makes rope, rope, kv_store, kv_store one launch where the rota
     CHECK(p.calls.size() == 4);
   }
   {
-    RopeProgram p(arena, 4, 2, 64, 64, false, 32, DType::f16);  // off by default
+    RopeProgram p(arena, 4, 2, 64, 64, false, 32, DType::f16);  // on by default
     FusionStorage storage;
-    CHECK(fuse_decode_calls(p.list(), storage).rope_stores_fused == 0);
+    CHECK(fuse_decode_calls(p.list(), storage).rope_stores_fused == 1);
   }
 }
 

@@ -114,9 +114,9 @@ TEST_CASE("GPU matmul on tensor cores (prefill chunks) matches the CPU kernel wi
                                   WeightFormat::fp8);
   const int32_t group = f == WeightFormat::w4 ? GENERATE(8, 32, 128) : 0;
   // Full and partial 64-row tiles, a partial chunk, N not a multiple of the 128-column tile, K of
-  // one and of many 32-wide steps; the smallest capacity that takes the path (16).
+  // one and of many 32-wide steps; the smallest capacity that takes the path (64) with 5 rows.
   const MatmulShape s = GENERATE(MatmulShape{512, 512, 256, 512, 0, false}, MatmulShape{512, 37, 1000, 384, 0, true},
-                                 MatmulShape{64, 64, 130, 1024 + 128, 0, true}, MatmulShape{16, 5, 77, 128, 0, false},
+                                 MatmulShape{64, 64, 130, 1024 + 128, 0, true}, MatmulShape{64, 5, 77, 128, 0, false},
                                  MatmulShape{128, 100, 2048, 1536, 0, true});
   MatmulShape sg = s;
   sg.group = group;

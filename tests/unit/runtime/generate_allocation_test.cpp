@@ -161,3 +161,74 @@ TEST_CASE("on a GPU, generating allocates nothing on the host or on the device",
   dse_model_close(model);
 #endif
 }
+
+namespace {
+int count_batch_text(size_t, const char*, size_t length, void* user) {
+  *static_cast<size_t*>(user) += length;
+  return 0;
+}
+
+// Three prompts generated together, greedy and sampled with a penalty; checks the allocation
+// count (and, with `device`, the free device memory) around the calls.
+void check_batch_allocates_nothing(const char* stem, bool device) {
+  TempFile f(stem);
+  TinyModelSpec spec = random_model(11);
+  spec.max_batch = 3;
+  if (device) spec.backend = "cuda";
+  REQUIRE(write_tiny_model(f.path(), spec).ok());
+  dse_model* model = nullptr;
+  REQUIRE(dse_model_open(f.str().c_str(), nullptr, &model) == DSE_OK);
+  dse_session* session = nullptr;
+  if (dse_session_create(model, nullptr, &session) != DSE_OK) {
+    const std::string why = dse_last_error_message();
+    dse_model_close(model);
+    SKIP("no usable device: " + why);
+  }
+  const int32_t a[] = {kBos, kA, kB, kSpace, kC, kD, kE, kAB, kA}, b[] = {kBos, kE}, c[] = {kBos, kC, kC, kD, kA};
+  const int32_t* prompts[] = {a, b, c};
+  const size_t lengths[] = {9, 2, 5};
+  std::vector<int32_t> out(3 * 20);
+  dse_generate_params greedy = {};
+  greedy.max_new_tokens = 20;
+  greedy.ignore_eos = 1;
+  greedy.out_tokens = out.data();
+  greedy.out_tokens_capacity = out.size();
+  dse_generate_params hot = greedy;
+  hot.temperature = 1.2f;
+  hot.top_k = 40;
+  hot.repetition_penalty = 1.1f;
+  hot.seed = 4;
+  dse_generate_result r[3] = {};
+  size_t text_bytes = 0;
+#if defined(DSE_TEST_HAS_CUDA)
+  size_t free_before = 0, free_after = 0, total = 0;
+  if (device) REQUIRE(cudaMemGetInfo(&free_before, &total) == cudaSuccess);
+#endif
+  const uint64_t before = g_allocations.load();
+  CHECK(dse_session_generate_batch(session, prompts, lengths, 3, &greedy, count_batch_text, &text_bytes, r) == DSE_OK);
+  CHECK(dse_session_generate_batch(session, prompts, lengths, 3, &hot, count_batch_text, &text_bytes, r) == DSE_OK);
+  CHECK(g_allocations.load() - before == 0);
+#if defined(DSE_TEST_HAS_CUDA)
+  if (device) {
+    REQUIRE(cudaMemGetInfo(&free_after, &total) == cudaSuccess);
+    CHECK(free_after == free_before);
+  }
+#endif
+  CHECK(r[2].generated_tokens == 20);
+  CHECK(text_bytes > 0);
+  dse_session_destroy(session);
+  dse_model_close(model);
+}
+}  // namespace
+
+TEST_CASE("batched generation performs no heap allocation", "[allocation][batch]") {
+  check_batch_allocates_nothing("alloc-batch", false);
+}
+
+TEST_CASE("on a GPU, batched generation allocates nothing on the host or on the device", "[allocation][gpu][batch]") {
+#if !defined(DSE_TEST_HAS_CUDA)
+  SKIP("built without DSE_ENABLE_CUDA");
+#else
+  check_batch_allocates_nothing("alloc-batch-gpu", true);
+#endif
+}

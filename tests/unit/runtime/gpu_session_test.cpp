@@ -179,3 +179,52 @@ TEST_CASE("on a GPU, zstd weights decoded in chunks on the host give the same to
   const std::vector<int32_t> prompt = {kBos, kE, kD, kC, kB, kA};
   CHECK(greedy(gpu.session, prompt, 16) == greedy(cpu.session, prompt, 16));
 }
+
+namespace {
+// The ids of each sequence of a batch generated together (n per sequence).
+std::vector<std::vector<int32_t>> batch_tokens(dse_session* s, const std::vector<std::vector<int32_t>>& prompts,
+                                               dse_generate_params p) {
+  const size_t n = p.max_new_tokens;
+  std::vector<const int32_t*> data;
+  std::vector<size_t> lengths;
+  for (const auto& q : prompts) {
+    data.push_back(q.data());
+    lengths.push_back(q.size());
+  }
+  std::vector<int32_t> out(prompts.size() * n, -1);
+  p.out_tokens = out.data();
+  p.out_tokens_capacity = out.size();
+  std::vector<dse_generate_result> r(prompts.size());
+  REQUIRE(dse_session_generate_batch(s, data.data(), lengths.data(), prompts.size(), &p, nullptr, nullptr, r.data()) ==
+          DSE_OK);
+  std::vector<std::vector<int32_t>> ids;
+  for (size_t i = 0; i < prompts.size(); ++i)
+    ids.emplace_back(out.begin() + ptrdiff_t(i * n), out.begin() + ptrdiff_t(i * n + r[i].generated_tokens));
+  return ids;
+}
+}  // namespace
+
+TEST_CASE("on a GPU, a batch of random models gives the CPU's tokens per sequence, greedy and sampled", "[gpu][batch]") {
+  if (!dse::runtime::gpu_backend_built()) SKIP("built without DSE_ENABLE_CUDA");
+  TinyModelSpec spec = random_model(33);
+  spec.max_batch = 3;
+  Backend gpu(spec, "cuda");
+  require_gpu(gpu);
+  Backend cpu(spec, "cpu");
+  REQUIRE(cpu.created == DSE_OK);
+  const std::vector<std::vector<int32_t>> prompts = {
+      {kBos, kA, kB, kC, kD, kE, kA, kB, kC}, {kBos, kE}, {kBos, kC, kC, kD, kA, kB}};
+  dse_generate_params p = {};
+  p.max_new_tokens = 16;
+  p.ignore_eos = 1;
+  const auto on_gpu = batch_tokens(gpu.session, prompts, p);  // argmax of every row on the device
+  CHECK(on_gpu == batch_tokens(cpu.session, prompts, p));
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    dse_session_reset(cpu.session);  // each prompt alone, from an empty context
+    CHECK(on_gpu[i] == greedy(cpu.session, prompts[i], 16));
+  }
+  p.temperature = 0.8f;  // every row's logits copied to the host
+  p.top_k = 30;
+  p.seed = 9;
+  CHECK(batch_tokens(gpu.session, prompts, p) == batch_tokens(cpu.session, prompts, p));
+}

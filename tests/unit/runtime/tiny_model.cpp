@@ -2,6 +2,7 @@
 #include "tiny_model.h"
 
 #include <atomic>
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <unistd.h>
@@ -52,17 +53,20 @@ std::string byte_level_char(uint8_t byte) {
 }
 
 std::vector<uint8_t> build_metadata(const TinyModelSpec& spec, const std::vector<formats::SegmentInfo>& segments) {
-  const int64_t V = kTinyVocab, H = spec.hidden, T = int64_t(spec.prefill_chunk), S = int64_t(spec.max_seq_len);
+  const int64_t V = kTinyVocab, H = spec.hidden, S = int64_t(spec.max_seq_len), B = int64_t(spec.max_batch);
+  // Both entry points share the activations, so their capacity covers a prefill chunk and a
+  // batched decode step.
+  const int64_t T = std::max(int64_t(spec.prefill_chunk), B);
   const uint64_t w_bytes = uint64_t(V * H * 4);
   const uint64_t head_off = align64(w_bytes);
-  const uint64_t kv_bytes = uint64_t(S * H * 4);
+  const uint64_t kv_bytes = uint64_t(B * S * H * 4);
   const uint64_t act_bytes = uint64_t(T * H * 4);
 
   std::vector<SlotDef> slots = {
       {"embed", fb::RegionKind::Weights, 0, w_bytes + uint64_t(spec.embed_size_delta), fb::DType::F32, {V, H}, 0},
       {"lm_head", fb::RegionKind::Weights, head_off, w_bytes, fb::DType::F32, {V, H}, 1},
-      {"k_cache", fb::RegionKind::KvCache, 0, kv_bytes, fb::DType::F32, {S, H}},
-      {"v_cache", fb::RegionKind::KvCache, align64(kv_bytes), kv_bytes, fb::DType::F32, {S, H}},
+      {"k_cache", fb::RegionKind::KvCache, 0, kv_bytes, fb::DType::F32, {B * S, H}},
+      {"v_cache", fb::RegionKind::KvCache, align64(kv_bytes), kv_bytes, fb::DType::F32, {B * S, H}},
   };
   uint64_t arena = 0;
   auto act = [&](const std::string& name, fb::DType dtype, std::vector<int64_t> shape, uint64_t bytes) {
@@ -77,6 +81,8 @@ std::vector<uint8_t> build_metadata(const TinyModelSpec& spec, const std::vector
   const uint32_t last = act("last", fb::DType::F32, {1, H}, uint64_t(H * 4));
   const uint32_t logits = act("logits", fb::DType::F32, {1, V}, uint64_t(V * 4));
   slots[logits].offset += spec.logits_offset_shift;
+  // Batched decode returns every row's logits.
+  const uint32_t row_logits = B > 1 ? act("row_logits", fb::DType::F32, {T, V}, uint64_t(T * V * 4)) : logits;
 
   const std::vector<InstrDef> program = {
       {"embed_f32_f32", {tokens, 0, x}, {}, {}},
@@ -91,14 +97,21 @@ std::vector<uint8_t> build_metadata(const TinyModelSpec& spec, const std::vector
   flatbuffers::FlatBufferBuilder b(1 << 16);
   b.ForceDefaults(true);
 
-  auto entry = [&](const char* name, uint64_t max_tokens) {
+  std::vector<InstrDef> batched = program;
+  batched.pop_back();
+  batched.back() = {spec.lm_head_kernel, {h, 1, row_logits}, {0}, {}};
+
+  auto entry = [&](const char* name, uint64_t max_tokens, const std::vector<InstrDef>& instructions,
+                   uint32_t logits_slot) {
     std::vector<flatbuffers::Offset<fb::Instruction>> ins;
-    for (const InstrDef& d : program) {
+    for (const InstrDef& d : instructions) {
       ins.push_back(fb::CreateInstructionDirect(b, d.kernel.c_str(), &d.operands, &d.iparams, &d.fparams));
     }
-    return fb::CreateEntryPointDirect(b, name, max_tokens, tokens, logits, &ins);
+    return fb::CreateEntryPointDirect(b, name, max_tokens, tokens, logits_slot, &ins);
   };
-  std::vector<flatbuffers::Offset<fb::EntryPoint>> entries = {entry("prefill", spec.prefill_chunk), entry("decode", 1)};
+  std::vector<flatbuffers::Offset<fb::EntryPoint>> entries = {
+      entry("prefill", spec.prefill_chunk, program, logits),
+      B > 1 ? entry("decode", uint64_t(B), batched, row_logits) : entry("decode", 1, program, logits)};
 
   std::vector<flatbuffers::Offset<fb::Slot>> slot_offsets;
   for (const SlotDef& s : slots) {
@@ -131,7 +144,7 @@ std::vector<uint8_t> build_metadata(const TinyModelSpec& spec, const std::vector
                                              -1, true, false, false, chat);
 
   auto config = fb::CreateModelConfigDirect(b, "llama", "TinyForTest", uint64_t(V), uint64_t(H), 1, 1, 1, uint64_t(H),
-                                            uint64_t(H), spec.max_seq_len, 1, spec.prefill_chunk, 1e-6, 10000.0, 0,
+                                            uint64_t(H), spec.max_seq_len, spec.max_batch, spec.prefill_chunk, 1e-6, 10000.0, 0,
                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "fp32", "fp32", "{}");
   auto target = fb::CreateTargetInfoDirect(b, spec.backend == "cpu" ? "cpu" : "sm_90", spec.backend.c_str());
   auto seg_table = formats::build_segment_table(b, segments);

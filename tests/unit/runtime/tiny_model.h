@@ -28,6 +28,7 @@ struct TinyModelSpec {
   float attention_scale = 0.0f;
   uint64_t max_seq_len = 64;
   uint64_t prefill_chunk = 4;
+  uint64_t max_batch = 1;  // > 1: caches of max_batch slots; decode takes max_batch rows, no last_row
   fb::Codec codec = fb::Codec::None;
   bool with_chat = true;
   std::string assistant_suffix = "</s>";

@@ -24,12 +24,13 @@ class ResolvedProgram {
   uint64_t max_tokens() const { return max_tokens_; }
   // Input: the token ids of the next call go here (max_tokens of them).
   int32_t* tokens() const { return tokens_; }
-  // Output: vocab_size logits of the last token of the previous call.
+  // Output: vocab_size logits of the last token of the previous call (prefill), or of each of its
+  // rows (decode: one row per sequence of a batch).
   float* logits() const { return logits_; }
 
-  // Runs every kernel in order on `n_tokens` tokens (1..max_tokens) at positions start_pos...
+  // Runs every kernel in order on step.n_tokens tokens (1..max_tokens) at the step's positions.
   // Allocates nothing unless a kernel fails (the message names the kernel and the instruction).
-  Status run(int64_t n_tokens, int64_t start_pos, ThreadPool* pool) const;
+  Status run(const StepInfo& step, ThreadPool* pool) const;
 
  private:
   std::string_view name_;

@@ -23,22 +23,48 @@ class GpuBackend {
 
   virtual ~GpuBackend() = default;
 
-  // Token capacity of an entry point (the prefill chunk, 1 for decode).
+  // Token capacity of an entry point (the prefill chunk; the decode entry's is the artifact's
+  // max_batch: one row per sequence).
   virtual uint64_t max_tokens(Entry entry) const = 0;
 
-  // Copies `n_tokens` ids (1..max_tokens) to the entry's token slot, writes the step (n_tokens,
-  // start_pos) into the device step buffer, runs the entry (decode: one graph replay) and waits.
-  // Allocates nothing. Errors: the first run-time error a kernel recorded on the device (same
-  // words as the CPU kernels), or a CUDA / HIP error naming the call.
-  virtual Status run(Entry entry, const int32_t* tokens, uint64_t n_tokens, uint64_t start_pos) = 0;
+  // Cache slots of the artifact: its max_batch (dsc --max-batch), 1 for one sequence. Every step
+  // passed to run() must have step.slots == slots().
+  virtual uint64_t slots() const = 0;
 
-  // Greedy sampling on the device: the id of the largest logit of the last run (ties to the lower
-  // id, as the CPU sampler). Only the 4-byte id crosses the bus.
+  // Copies step.n_tokens ids (1..max_tokens) to the entry's token slot, copies the whole `step`
+  // (kernel_abi.h: one sequence in step.slot at start_pos.., or batched decode with row t in slot
+  // t at positions[t]) into the device step buffer, runs the entry (decode: one graph replay, valid
+  // for any n_tokens up to the capacity) and, for prefill, waits. Allocates nothing. Errors:
+  // invalid_argument for n_tokens outside [1, max_tokens] or slots != slots(); the first run-time
+  // error a kernel recorded on the device (same words as the CPU kernels); a CUDA / HIP error
+  // naming the call. Decode errors surface from the argmax or logits copy that follows.
+  virtual Status run(Entry entry, const int32_t* tokens, const StepInfo& step) = 0;
+
+  // One sequence in slot 0: `n_tokens` ids at positions start_pos.. (the call before batching).
+  Status run(Entry entry, const int32_t* tokens, uint64_t n_tokens, uint64_t start_pos) {
+    StepInfo step;
+    step.n_tokens = int64_t(n_tokens);
+    step.start_pos = int64_t(start_pos);
+    step.slot = 0;
+    step.slots = int64_t(slots());
+    return run(entry, tokens, step);
+  }
+
+  // Greedy sampling on the device: the id of the largest logit of row 0 of the last run (ties to
+  // the lower id, as the CPU sampler). Only the 4-byte id crosses the bus.
   virtual Result<int32_t> argmax() = 0;
 
-  // Copies the last run's vocab_size logits into pinned host memory the backend owns (valid until
-  // the next run) and returns it: for sampling modes other than greedy and for forward().
-  virtual Result<float*> logits_to_host() = 0;
+  // Greedy sampling of each of the first n_rows rows of the last run's logits (decode: [max_batch,
+  // vocab], one row per batched sequence; prefill: [1, vocab]) into ids[0, n_rows): one kernel
+  // launch for all rows and one device-to-host copy of n_rows ids. Errors: invalid_argument when
+  // n_rows is 0 or more than the last run's logits rows; the step's run-time error, as argmax().
+  virtual Status argmax_rows(uint64_t n_rows, int32_t* ids) = 0;
+
+  // Copies the first n_rows rows (n_rows * vocab_size floats) of the last run's logits into pinned
+  // host memory the backend owns (sized at creation for the decode entry's rows; valid until the
+  // next run) and returns it: for sampling modes other than greedy and for forward(). Errors:
+  // invalid_argument when n_rows is 0 or more than the last run's logits rows.
+  virtual Result<float*> logits_to_host(uint64_t n_rows = 1) = 0;
 
   // Whether the entry point was captured as a CUDA / HIP graph at creation (else it runs call by call).
   virtual bool captured_as_graph(Entry entry) const = 0;

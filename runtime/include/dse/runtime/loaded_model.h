@@ -73,6 +73,8 @@ class LoadedModel {
   targets::Backend backend() const { return backend_; }
   uint64_t vocab_size() const { return vocab_size_; }
   uint64_t max_seq_len() const { return max_seq_len_; }
+  // Sequences the artifact generates together (dsc --max-batch): KV cache slots, decode rows.
+  uint64_t max_batch() const { return max_batch_; }
   const RegionInfo& region(fb::RegionKind kind) const { return regions_[size_t(kind)]; }
   const std::vector<SlotInfo>& slots() const { return slots_; }
   const EntryPointInfo& prefill() const { return prefill_; }
@@ -103,6 +105,7 @@ class LoadedModel {
   targets::Backend backend_ = targets::Backend::cpu;
   uint64_t vocab_size_ = 0;
   uint64_t max_seq_len_ = 0;
+  uint64_t max_batch_ = 1;
   std::array<RegionInfo, kRegionCount> regions_;
   std::vector<SlotInfo> slots_;
   EntryPointInfo prefill_, decode_;

@@ -46,7 +46,11 @@ class Sampler {
   // Picks the next token. `logits` (vocab_size values) is modified in place (penalty and
   // temperature). `history` holds the tokens of the sequence so far, for the repetition penalty.
   // Never allocates.
-  int32_t sample(std::span<float> logits, std::span<const int32_t> history, const SamplerParams& params);
+  int32_t sample(std::span<float> logits, std::span<const int32_t> history, const SamplerParams& params) {
+    return sample(logits, history, params, rng_);
+  }
+  // The same with another random stream (batched generation keeps one per sequence).
+  int32_t sample(std::span<float> logits, std::span<const int32_t> history, const SamplerParams& params, Rng& rng);
 
   int64_t vocab_size() const { return vocab_size_; }
 

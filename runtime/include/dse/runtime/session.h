@@ -29,6 +29,10 @@ enum class StopReason { none = 0, eos = 1, max_tokens = 2, stop_string = 3, canc
 // Same signature as dse_text_callback: return non-zero to stop.
 using TextCallback = int (*)(const char* text, size_t length, void* user_data);
 
+// Same signature as dse_batch_callback: text of sequence `sequence` of a batch; non-zero stops
+// that sequence only.
+using BatchTextCallback = int (*)(size_t sequence, const char* text, size_t length, void* user_data);
+
 struct GenerateParams {
   uint32_t max_new_tokens = 0;  // 0: until EOS, a stop string or a full context
   SamplerParams sampler;
@@ -65,6 +69,16 @@ class Session {
   // last context token (session-owned, valid until the next call). See dse_session_forward.
   Status forward(std::span<const int32_t> tokens, const float** logits);
 
+  // Generates continuations of prompts.size() token prompts together (at most model().max_batch(),
+  // each non-empty): prompt i is prefilled into KV cache slot i, then every decode step advances
+  // all sequences at once, reading the weights once for all of them. Starts from empty contexts and
+  // leaves the session reset (its conversation shares slot 0). params apply to every sequence;
+  // sequence i samples with seed params.sampler.seed + i; params.out_tokens, when given, is split
+  // evenly (sequence i's ids from i * (size / n)). Each sequence stops on its own (results[i]; a
+  // callback's non-zero return stops its sequence only, with StopReason::cancelled). Allocates nothing.
+  Status generate_batch(std::span<const std::span<const int32_t>> prompts, const GenerateParams& params,
+                        BatchTextCallback callback, void* user_data, std::span<GenerateResult> results);
+
   void reset();
   uint64_t context_tokens() const { return n_context_; }
   std::span<const int32_t> context() const { return {history_.get(), size_t(n_context_)}; }
@@ -75,7 +89,17 @@ class Session {
 
  private:
   Session() = default;
-  Status process_pending(ThreadPool* pool);
+  Status process_pending();
+  // Runs the prefill or decode program on `tokens` (step.n_tokens of them) on the CPU or the GPU.
+  Status run_program(bool decode, const int32_t* tokens, const StepInfo& step);
+  // A step of one sequence in cache slot `slot`: n_tokens tokens from position start_pos.
+  StepInfo one_sequence_step(uint64_t n_tokens, uint64_t start_pos, uint64_t slot) const;
+  // Prefills batch sequence i's prompt (all of its history) into slot i.
+  Status prefill_slot(size_t i);
+  // Host pointer to the first `rows` rows of the last logits (copied from the device on a GPU).
+  Result<float*> batch_logits(size_t rows);
+  // Samples batch sequence i's next token from its logits row (modified in place) with its stream.
+  int32_t sample_batch_row(size_t i, float* logits, const SamplerParams& params);
   // Sampler, text streamer, token history and prompt scratch: the host side of every session.
   Status create_host_side();
   // The next token from the last logits: on the device for greedy without a penalty on a GPU
@@ -100,6 +124,18 @@ class Session {
   uint64_t n_processed_ = 0;  // tokens whose keys and values are in the KV cache
   float* last_program_logits_ = nullptr;  // logits of history_[n_processed_ - 1]
   std::vector<int32_t> prompt_scratch_;  // text prompts are tokenized into this
+
+  // Batched generation (artifacts compiled with --max-batch > 1): one sequence per cache slot.
+  struct BatchSequence {
+    std::unique_ptr<int32_t[]> history;  // max_seq_len tokens
+    uint64_t n_context = 0;
+    TextStreamer streamer;
+    Rng rng;
+    bool active = false;
+  };
+  std::vector<BatchSequence> batch_;
+  std::unique_ptr<int32_t[]> step_tokens_;  // the ids of one batched decode step (max_batch)
+  std::unique_ptr<int32_t[]> step_ids_;     // the device argmax of each row (max_batch)
 };
 
 }  // namespace dse::runtime

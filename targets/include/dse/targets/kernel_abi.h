@@ -28,11 +28,66 @@ struct TensorView {
   int32_t group_size = 0;  // quantized weights only
 };
 
-// What changes from one call of an entry point to the next.
+// Sequences one artifact can hold at once (dsc --max-batch): every KV cache has one slot of
+// max_seq_len rows per sequence, and the decode entry point takes one row per sequence.
+constexpr int kMaxBatch = 64;
+
+#if defined(__CUDACC__) || defined(__HIPCC__)
+#define DSE_HOST_DEVICE __host__ __device__
+#else
+#define DSE_HOST_DEVICE
+#endif
+
+// What changes from one call of an entry point to the next, and where each row's sequence lives.
+// One sequence (batched == 0): every row belongs to cache slot `slot`, row t at position
+// start_pos + t (prefill chunks, and decode at batch 1). Batched decode (batched != 0): row t is
+// the sequence of slot t, at position positions[t]; start_pos and slot are unused.
+// `slots` is the artifact's max_batch: a cache of R rows gives each slot R / slots of them, slot s
+// owning rows [s * R / slots, (s + 1) * R / slots). A step is plain data: the GPU backend copies it
+// to device memory as it is.
 struct StepInfo {
-  int64_t n_tokens = 0;   // tokens in this call (1 for decode, <= chunk for prefill)
-  int64_t start_pos = 0;  // position of the first of them in the sequence
+  int64_t n_tokens = 0;   // rows in this call (<= the entry's token capacity)
+  int64_t start_pos = 0;  // one sequence: position of the first row
+  int64_t slot = 0;       // one sequence: its cache slot, in [0, slots)
+  int64_t slots = 1;      // cache slots (max_batch); 1 for an artifact compiled for one sequence
+  int64_t batched = 0;    // nonzero: row t is slot t at positions[t]
+  int64_t positions[kMaxBatch] = {};
 };
+
+// Position of row t in its sequence.
+DSE_HOST_DEVICE inline int64_t row_position(const StepInfo& step, int64_t t) {
+  return step.batched ? step.positions[t] : step.start_pos + t;
+}
+
+// Cache slot of row t.
+DSE_HOST_DEVICE inline int64_t row_slot(const StepInfo& step, int64_t t) { return step.batched ? t : step.slot; }
+
+// Rows one slot owns in a cache (or per-position scale table) of `cache_rows` rows.
+DSE_HOST_DEVICE inline int64_t slot_rows(const StepInfo& step, int64_t cache_rows) {
+  return step.slots > 1 ? cache_rows / step.slots : cache_rows;
+}
+
+// The cache row of row t's position: its slot's first row plus its position.
+DSE_HOST_DEVICE inline int64_t cache_row(const StepInfo& step, int64_t t, int64_t cache_rows) {
+  return row_slot(step, t) * slot_rows(step, cache_rows) + row_position(step, t);
+}
+
+// The check of every kernel that indexes a cache or table by position, with `limit` positions per
+// slot: returns the first row whose slot or position is out of range, or -1 when all of rows
+// 0 .. rows - 1 are in range. A step naming a slot outside [0, slots) or slots outside
+// [1, kMaxBatch] fails at row 0.
+DSE_HOST_DEVICE inline int64_t first_bad_row(const StepInfo& step, int64_t rows, int64_t limit) {
+  if (rows <= 0) return -1;
+  if (step.slots < 1 || step.slots > kMaxBatch) return 0;
+  if (!step.batched) {
+    if (step.slot < 0 || step.slot >= step.slots || step.start_pos < 0) return 0;
+    return step.start_pos + rows - 1 < limit ? -1 : rows - 1;
+  }
+  for (int64_t t = 0; t < rows; ++t) {
+    if (t >= step.slots || step.positions[t] < 0 || step.positions[t] >= limit) return t;
+  }
+  return -1;
+}
 
 class ThreadPool;  // targets/cpu: a fixed pool created with the session
 

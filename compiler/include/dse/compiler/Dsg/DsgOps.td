@@ -86,7 +86,7 @@ def Dsg_LinearOp : Dsg_Op<"linear", [Pure]> {
 }
 
 def Dsg_LogitsOp : Dsg_Op<"logits", [Pure]> {
-  let summary = "the lm_head projection of the last token: [1, H] -> [1, vocab]";
+  let summary = "the lm_head projection of each row: [T, H] -> [T, vocab] (T = 1 after last_row)";
   let arguments = (ins AnyRankedTensor:$x, AnyRankedTensor:$weight);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$x `,` $weight attr-dict `:` functional-type(operands, results)";

@@ -3,10 +3,11 @@
 //
 // Why the step lives on the device: the executor captures a decode step once as a CUDA/HIP graph
 // and replays it for every token. A graph freezes kernel arguments, so nothing that changes from
-// one step to the next (n_tokens, start_pos) may be a kernel argument. Every GPU kernel instead
-// reads the StepInfo from `d_step` when it runs; grids are sized from the static capacities the
-// compiler planned (token capacity = shape[0] of the activation, cache capacity = shape[0] of the
-// cache), and blocks past the current rows or positions exit early. Before each replay the
+// one step to the next (n_tokens, start_pos, slot, the batched rows' positions) may be a kernel
+// argument. Every GPU kernel instead reads the StepInfo from `d_step` when it runs; grids are
+// sized from the static capacities the compiler planned (token capacity = shape[0] of the
+// activation, cache capacity = shape[0] of the cache, cut into StepInfo::slots equal slots), and
+// blocks past the current rows or positions exit early. Before each replay the
 // executor writes the new StepInfo into d_step (cudaMemcpyAsync on the same stream, or a kernel).
 //
 // Why errors go to a device record: a kernel cannot return a Status without a synchronisation,
@@ -43,10 +44,13 @@ using GpuStream = CUstream_st*;
 enum class GpuOp : int32_t {
   none = 0,
   embed = 1,          // value: the token id, limit: the vocabulary size, row: the token row
+  // Position errors of rope .. mla_attention: value: the row's position, row: the row. With
+  // kSlotErrorFlag (0x100) or'ed into op, the row named a cache slot outside [0, slots) instead:
+  // value: the slot, limit: the slots (StepInfo::slots), row: the row.
   rope = 2,           // value: the position, limit: rows of the rope table
-  kv_store = 3,       // value: the position, limit: rows of the cache
-  attention = 4,      // value: the position, limit: rows of the KV cache
-  mla_attention = 5,  // value: the position, limit: rows of the latent cache
+  kv_store = 3,       // value: the position, limit: rows of one slot of the cache
+  attention = 4,      // value: the position, limit: rows of one slot of the KV cache
+  mla_attention = 5,  // value: the position, limit: rows of one slot of the latent cache
   moe_ffn = 6,        // value: the expert id, limit: n_experts, row: token * top_k + slot
   last_row = 7,       // value: n_tokens (no row to copy)
 };
@@ -72,6 +76,11 @@ struct GpuStep {
                                       // only visible as unwritten outputs)
   void* workspace = nullptr;          // scratch for this call, >= workspace_bytes of the kernel
   uint64_t workspace_bytes = 0;
+  // The artifact's cache slots (max_batch): the value every step written to d_step has in
+  // StepInfo::slots. Static for a session, so launchers may size grids by it (the attention
+  // kernels cut one slot's cache rows into chunks). Must not exceed the device step's slots: a
+  // smaller value only costs idle blocks, a larger one would leave positions unattended.
+  int64_t slots = 1;
 };
 
 // A GPU kernel launcher: enqueues the kernel(s) of one KernelCall on `stream` and returns
