@@ -50,7 +50,9 @@ __device__ __forceinline__ uint4 load_stream16(const void* p) {
   return *static_cast<const uint4*>(p);  // TODO(hip): a nontemporal load once measured
 #else
   uint4 v;
-  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+  // volatile: an asm without memory operands is otherwise free to be executed speculatively,
+  // before the bounds test of its caller (weight_dot.cuh).
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
                : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
                : "l"(p));
   return v;

@@ -75,6 +75,7 @@ Status launch_attention_f32(const KernelCall& call, const GpuStep& step, GpuStre
   a.heads_per_kv = int(sh.hq / sh.hkv);
   a.scale = call.fparams[0];
   a.cache_rows = sh.s;
+  a.slot_rows = host_slot_rows(sh.s, step.slots);
   a.plan = plan;
   a.token_cap = sh.t_cap;
   a.part_out = part_out;

@@ -62,7 +62,11 @@ struct W4Batch {
       const int64_t gi = w.group_shift >= 0 ? (v >> w.group_shift) : int64_t(uint32_t(v) / uint32_t(w.group / 32));
 #pragma unroll
       for (int r = 0; r < R; ++r) {
-        wv[u][r] = v < nvec ? load_stream16(w.data + rows[r] * rb + v * 16) : make_uint4(0, 0, 0, 0);
+        // The address stays inside the row even for a dead vector, should the load ever be hoisted
+        // above the v < nvec test (compute-sanitizer caught one reading past the end of an lm_head
+        // when load_stream16's asm was not volatile).
+        wv[u][r] = v < nvec ? load_stream16(w.data + rows[r] * rb + (v < nvec ? v : nvec - 1) * 16)
+                            : make_uint4(0, 0, 0, 0);
         sc[u][r] = v < nvec ? f16_to_f32(static_cast<const uint16_t*>(w.scales)[rows[r] * groups + gi]) : 0.0f;
       }
     }

@@ -187,6 +187,7 @@ Status launch_mla_attention_f32(const KernelCall& call, const GpuStep& step, Gpu
   a.heads_per_kv = int(sh.h);  // one latent "kv head" shared by all heads
   a.scale = call.fparams[0];
   a.cache_rows = sh.s;
+  a.slot_rows = host_slot_rows(sh.s, step.slots);
   a.plan = lay.plan;
   a.token_cap = sh.t_cap;
   a.part_out = ws + lay.partials;

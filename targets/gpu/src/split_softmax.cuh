@@ -86,6 +86,10 @@ struct SplitArgs {
   int heads_per_kv;    // query heads sharing one kv head
   float scale;
   int64_t cache_rows;  // S, all slots
+  // Rows of one slot: host_slot_rows(cache_rows, GpuStep::slots), which the runtime keeps equal to
+  // the device step's slot_rows. Passed in rather than divided on the device: the 64-bit division
+  // took the prefill split kernel from 96 to 168 registers and made it a third slower.
+  int64_t slot_rows;
   SplitPlan plan;
   int64_t token_cap;
   float* part_out;     // [T, H, n_splits, dv]
@@ -101,17 +105,29 @@ inline constexpr int kSplitTile = 64;
 // Shared memory of the split kernel, bytes.
 inline size_t split_smem_bytes(int d1, int d2) { return size_t(d1 + d2 + kSplitTile + 32) * sizeof(float); }
 
+// Blocks per multiprocessor the split kernel is compiled for, which caps its registers where they
+// were before rows could live in different cache slots: left alone, ptxas gave the instances 158
+// to 241 registers (80 to 128 before) and a 512-token prefill's attention took a third longer on
+// an H200 (12.3 -> 16.4 ms for the 1.5B). f32/f16 caches: 5 blocks of 128 threads (96 registers)
+// or 128 registers per thread (MLA's 256 threads), which ptxas -v shows without spills. The int8 /
+// fp8 caches' instances would spill at those bounds and keep ptxas's choice (not yet measured).
+template <typename S1, typename S2, typename SV, int kThreads>
+constexpr int split_min_blocks() {
+  if (kScaledCache<S1> || kScaledCache<S2> || kScaledCache<SV>) return 1;
+  return kThreads <= 128 ? 5 : 65536 / (kThreads * 128);
+}
+
 // grid (n_splits, heads, token_cap), kThreads threads; dv <= kThreads * kDimsPerThread. A quantized
 // storage (kScaledCache) multiplies the finished key dot product, or the softmax weight of the
 // value row, by the row's scale.
 template <typename S1, typename S2, typename SV, int kThreads, int kDimsPerThread>
-__global__ void __launch_bounds__(kThreads) split_kernel(SplitArgs a) {
+__global__ void __launch_bounds__(kThreads, (split_min_blocks<S1, S2, SV, kThreads>())) split_kernel(SplitArgs a) {
   const int64_t split = blockIdx.x;
   const int h = blockIdx.y;
   const int64_t t = blockIdx.z;
   const int64_t rows = step_rows(a.step, a.token_cap);
   if (t >= rows) return;
-  const int64_t s_rows = slot_rows(*a.step, a.cache_rows);
+  const int64_t s_rows = a.slot_rows;
   if (!positions_ok(a.step, rows, s_rows, a.err, a.op)) return;
   const int64_t pos = row_position(*a.step, t);
   const int64_t first = row_slot(*a.step, t) * s_rows;  // cache row of the slot's position 0

@@ -32,7 +32,11 @@ struct TensorView {
 // max_seq_len rows per sequence, and the decode entry point takes one row per sequence.
 constexpr int kMaxBatch = 64;
 
-#if defined(__CUDACC__) || defined(__HIPCC__)
+// Host and device functions: nvcc predefines __host__ / __device__; clang compiling HIP (or CUDA)
+// knows the attributes before any runtime header defines those macros.
+#if defined(__HIPCC__) || (defined(__clang__) && defined(__CUDA__))
+#define DSE_HOST_DEVICE __attribute__((host)) __attribute__((device))
+#elif defined(__CUDACC__)
 #define DSE_HOST_DEVICE __host__ __device__
 #else
 #define DSE_HOST_DEVICE
