@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,14 +22,17 @@ void usage() {
                "usage: dse-run MODEL.dse (-p PROMPT | -i | --info) [-n N] [--temp T] [--top-k K] [--top-p P]\n"
                "               [--min-p P] [--repeat-penalty R] [--seed S] [--stop STR]... [--threads N]\n"
                "               [--memory-limit BYTES] [--system TEXT] [--ignore-eos]\n"
-               "  -p PROMPT   generate a continuation of PROMPT and stream it to stdout\n"
+               "  -p PROMPT   generate a continuation of PROMPT and stream it to stdout; several -p on an\n"
+               "              artifact compiled with dsc --max-batch N (N >= their count) generate together,\n"
+               "              each printed whole when all have stopped\n"
                "  -i          chat on stdin/stdout with the model's chat format (empty line or EOF ends)\n"
                "  -n N        at most N new tokens per reply (default: until EOS or a full context)\n"
                "  --info      print the model and its memory plan, then exit\n");
 }
 
 struct Args {
-  std::string model, prompt, system;
+  std::string model, system;
+  std::vector<std::string> prompts;
   bool interactive = false;
   bool have_prompt = false;
   bool info = false;
@@ -52,7 +56,7 @@ bool parse(int argc, char** argv, Args& a) {
     else if (arg == "-i" || arg == "--interactive") a.interactive = true;
     else if (arg == "--ignore-eos") a.params.ignore_eos = 1;
     else if (arg == "--info") a.info = true;
-    else if (arg == "-p" || arg == "--prompt") { if (!(v = value("-p"))) return false; a.prompt = v; a.have_prompt = true; }
+    else if (arg == "-p" || arg == "--prompt") { if (!(v = value("-p"))) return false; a.prompts.push_back(v); a.have_prompt = true; }
     else if (arg == "--system") { if (!(v = value("--system"))) return false; a.system = v; }
     else if (arg == "-n") { if (!(v = value("-n"))) return false; a.params.max_new_tokens = uint32_t(std::strtoul(v, nullptr, 10)); }
     else if (arg == "--temp") { if (!(v = value("--temp"))) return false; a.params.temperature = std::strtof(v, nullptr); }
@@ -97,6 +101,47 @@ void report(const dse_generate_result& r) {
                stop_name(r.stop_reason));
 }
 
+// Several prompts generated together (dse_session_generate_batch): texts collected per sequence
+// and printed one after the other once every sequence has stopped.
+int run_batch(const dse::Model& model, dse::Session& session, const Args& a) {
+  const dse_model_info info = model.info();
+  if (a.prompts.size() > info.max_batch) {
+    std::fprintf(stderr, "dse-run: %zu prompts, but %s generates at most %llu together; recompile it with dsc "
+                 "--max-batch %zu\n", a.prompts.size(), a.model.c_str(), (unsigned long long)info.max_batch,
+                 a.prompts.size());
+    return 1;
+  }
+  std::vector<std::vector<int32_t>> ids;
+  for (const std::string& p : a.prompts) {
+    auto t = model.tokenize(p, /*add_special=*/true);
+    if (!t.ok()) {
+      std::fprintf(stderr, "dse-run: %s\n", t.status().message().c_str());
+      return 1;
+    }
+    ids.push_back(std::move(t).value());
+  }
+  std::vector<std::span<const int32_t>> spans(ids.begin(), ids.end());
+  std::vector<std::string> texts(ids.size());
+  std::vector<dse_generate_result> results(ids.size());
+  dse::Status st = session.generate_batch(
+      spans, a.params,
+      [&](size_t sequence, std::string_view text) {
+        texts[sequence] += text;
+        return true;
+      },
+      results);
+  if (!st.ok()) {
+    std::fprintf(stderr, "dse-run: %s\n", st.message().c_str());
+    return 1;
+  }
+  for (size_t i = 0; i < texts.size(); ++i) {
+    std::printf("%s[%zu] %s%s\n", i ? "\n" : "", i, a.prompts[i].c_str(), texts[i].c_str());
+    std::fflush(stdout);
+    report(results[i]);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -124,7 +169,8 @@ int main(int argc, char** argv) {
     std::printf("vocabulary    %llu tokens; context %llu tokens; prefill chunk %llu; %llu layers\n",
                 (unsigned long long)i.vocab_size, (unsigned long long)i.max_seq_len,
                 (unsigned long long)i.prefill_chunk, (unsigned long long)i.num_layers);
-    std::printf("chat format   %s\n", i.has_chat_format ? "yes" : "no");
+    std::printf("chat format   %s\nbatch         up to %llu sequences generated together\n",
+                i.has_chat_format ? "yes" : "no", (unsigned long long)i.max_batch);
     std::printf("weights       %.2f MiB planned: %.2f MiB used in place from the file, %.2f MiB decoded\n",
                 mib(p.weights_region_bytes), mib(p.weights_mapped_bytes), mib(p.weights_resident_bytes));
     std::printf("KV cache      %.2f MiB\narena         %.2f MiB\nhost scratch  %.2f MiB\n", mib(p.kv_cache_bytes),
@@ -144,9 +190,10 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  if (a.prompts.size() > 1) return run_batch(*model, *session, a);
   if (!a.interactive) {
     dse_generate_result r{};
-    dse::Status st = session->generate(a.prompt, a.params, print_text, &r);
+    dse::Status st = session->generate(a.prompts.front(), a.params, print_text, &r);
     if (!st.ok()) {
       std::fprintf(stderr, "\ndse-run: %s\n", st.message().c_str());
       return 1;

@@ -184,6 +184,30 @@ void exercise_session(dse_model* model, const dse_model_info& info, std::span<co
                    "dse_session_generate_tokens (full context)");
     dse_session_reset(session);
   }
+  // Batched generation: as many prompts as the artifact claims to take (and one more, which must
+  // be refused), cut from the input's ids, with a per-sequence callback that checks the text.
+  {
+    const size_t n = size_t(info.max_batch < 4 ? info.max_batch : 4) + 1;
+    std::vector<const int32_t*> prompts(n, ids.data());
+    std::vector<size_t> lengths(n);
+    for (size_t i = 0; i < n; ++i) lengths[i] = ids.empty() ? 0 : 1 + i % ids.size();
+    std::vector<dse_generate_result> results(n);
+    dse_generate_params batch{};
+    batch.max_new_tokens = 3;
+    CallbackState state;
+    state.cancel_after = 5;
+    auto on_text = [](size_t sequence, const char* text, size_t length, void* user) -> int {
+      if (sequence >= 4) contract_violation("batch callback", "sequence index " + std::to_string(sequence));
+      return check_text_and_maybe_cancel(text, length, user);
+    };
+    for (size_t count : {n - 1, n}) {
+      const dse_status st = dse_session_generate_batch(session, prompts.data(), lengths.data(), count, &batch, on_text,
+                                                       &state, results.data());
+      check_c_status(st, "dse_session_generate_batch");
+      if (count > info.max_batch && st == DSE_OK)
+        contract_violation("dse_session_generate_batch", "accepted more prompts than max_batch");
+    }
+  }
   // A prompt longer than any context this harness lets through must be refused, not overflow.
   if (info.max_seq_len < 4096) {
     std::vector<int32_t> long_prompt(size_t(info.max_seq_len) + 1, 0);

@@ -104,6 +104,9 @@ int main(int argc, char** argv) {
   nochat.with_chat = false;
   nochat.prefill_chunk = 1;
   write_model("tiny-random-nochat-chunk1", nochat);
+  TinyModelSpec batch = base;
+  batch.max_batch = 3;
+  write_model("tiny-random-batch3", batch);
 
   // Loader breakages: each is a well-formed file the loader must refuse with its own message.
   TinyModelSpec b = base;
