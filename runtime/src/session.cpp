@@ -105,21 +105,19 @@ Status Session::create_host_side() {
 
   // One sequence per cache slot for generate_batch (also a batch of one on a one-slot artifact).
   const size_t slots = size_t(model.max_batch());
-  {
-    batch_.resize(slots);
-    for (BatchSequence& b : batch_) {
-      b.history.reset(new (std::nothrow) int32_t[size_t(model.max_seq_len())]);
-      Result<TextStreamer> s = TextStreamer::create(model.max_token_bytes());
-      if (!b.history || !s.ok()) {
-        return Status(StatusCode::out_of_memory, "could not allocate the token histories and text streamers of " +
-                                                     std::to_string(slots) + " batched sequences");
-      }
-      b.streamer = std::move(s).value();
+  batch_.resize(slots);
+  for (BatchSequence& b : batch_) {
+    b.history.reset(new (std::nothrow) int32_t[size_t(model.max_seq_len())]);
+    Result<TextStreamer> s = TextStreamer::create(model.max_token_bytes());
+    if (!b.history || !s.ok()) {
+      return Status(StatusCode::out_of_memory, "could not allocate the token histories and text streamers of " +
+                                                   std::to_string(slots) + " batched sequences");
     }
-    step_tokens_.reset(new (std::nothrow) int32_t[slots]);
-    step_ids_.reset(new (std::nothrow) int32_t[slots]);
-    if (!step_tokens_ || !step_ids_) return Status(StatusCode::out_of_memory, "could not allocate the batch step");
+    b.streamer = std::move(s).value();
   }
+  step_tokens_.reset(new (std::nothrow) int32_t[slots]);
+  step_ids_.reset(new (std::nothrow) int32_t[slots]);
+  if (!step_tokens_ || !step_ids_) return Status(StatusCode::out_of_memory, "could not allocate the batch step");
   return Status::Ok();
 }
 
