@@ -31,6 +31,10 @@ cl::opt<int64_t> plan_max_seq_len("max-seq-len",
                                   cl::desc("context in tokens (default: max_position_embeddings, "
                                            "at most 4096)"),
                                   cl::init(0), cl::value_desc("N"), cl::sub(plan_command));
+cl::opt<int64_t> plan_max_batch("max-batch",
+                                cl::desc("sequences generated together (1 to 64, default 1): the KV "
+                                         "cache holds this many contexts"),
+                                cl::init(1), cl::value_desc("N"), cl::sub(plan_command));
 cl::opt<int64_t> plan_chunk("prefill-chunk", cl::desc("tokens per prefill call (default 512)"),
                             cl::init(512), cl::value_desc("N"), cl::sub(plan_command));
 cl::opt<std::string> plan_kv("kv-precision",
@@ -83,6 +87,7 @@ int run_plan() {
     ImportOptions options;
     options.max_seq_len = *context;
     options.prefill_chunk = plan_chunk;
+    options.max_batch = plan_max_batch;
     options.kv_dtype = *kv_cache_dtype(kv);
     options.source_name = plan_model;
     auto module = import_model(mlir_context, *config, options, nullptr);
@@ -96,6 +101,7 @@ int run_plan() {
     if (failed(pm.run(**module))) return 1;
     CompileReport rep = make_report(**module, *config, p, kv, "cpu", *context,
                                     std::min<int64_t>(plan_chunk, *context));
+    rep.max_batch = plan_max_batch;
     if (device)
       std::erase_if(rep.devices, [&](const DeviceFit& f) { return f.id != device->id; });
     llvm::outs() << "\n" << rep.to_text();
