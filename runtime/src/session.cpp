@@ -200,26 +200,24 @@ Status Session::append_and_process(std::span<const int32_t> tokens, uint64_t& pr
 Status Session::forward(std::span<const int32_t> tokens, const float** logits) {
   uint64_t processed = 0;
   DSE_RETURN_IF_ERROR(append_and_process(tokens, processed));
-  Result<float*> host = host_logits();
+  Result<float*> host = host_logits(1);
   if (!host.ok()) return host.status();
   *logits = *host;
   return Status::Ok();
 }
 
-Result<float*> Session::host_logits() {
-  if (gpu_) return gpu_->logits_to_host();
+Result<float*> Session::host_logits(size_t rows) {
+  if (gpu_) return gpu_->logits_to_host(rows);
   return last_program_logits_;
 }
 
 Result<int32_t> Session::sample_next(const SamplerParams& params) {
-  const uint64_t window = params.repetition_last_n;
-  const uint64_t from = window > 0 && n_context_ > window ? n_context_ - window : 0;
-  const bool penalty = params.repetition_penalty > 0.0f && params.repetition_penalty != 1.0f && n_context_ > from;
+  const std::span<const int32_t> window = penalty_window(history_.get(), n_context_, params);
+  const bool penalty = params.repetition_penalty > 0.0f && params.repetition_penalty != 1.0f && !window.empty();
   if (gpu_ && !(params.temperature > 0.0f) && !penalty) return gpu_->argmax();
-  Result<float*> logits = host_logits();
+  Result<float*> logits = host_logits(1);
   if (!logits.ok()) return logits.status();
-  return sampler_.sample({*logits, size_t(model_->vocab_size())}, {history_.get() + from, size_t(n_context_ - from)},
-                         params);
+  return sampler_.sample({*logits, size_t(model_->vocab_size())}, window, params);
 }
 
 Status Session::generate_tokens(std::span<const int32_t> tokens, const GenerateParams& params, TextCallback callback,

@@ -28,16 +28,9 @@ Status Session::prefill_slot(size_t i) {
   return Status::Ok();
 }
 
-Result<float*> Session::batch_logits(size_t rows) {
-  if (gpu_) return gpu_->logits_to_host(rows);
-  return last_program_logits_;
-}
-
 int32_t Session::sample_batch_row(size_t i, float* logits, const SamplerParams& params) {
   BatchSequence& b = batch_[i];
-  const uint64_t window = params.repetition_last_n;
-  const uint64_t from = window > 0 && b.n_context > window ? b.n_context - window : 0;
-  return sampler_.sample({logits, size_t(model_->vocab_size())}, {b.history.get() + from, size_t(b.n_context - from)},
+  return sampler_.sample({logits, size_t(model_->vocab_size())}, penalty_window(b.history.get(), b.n_context, params),
                          params, b.rng);
 }
 
@@ -110,7 +103,7 @@ Status Session::generate_batch(std::span<const std::span<const int32_t>> prompts
       if (!id.ok()) return id.status();
       next = *id;
     } else {
-      Result<float*> logits = batch_logits(1);
+      Result<float*> logits = host_logits(1);
       if (!logits.ok()) return logits.status();
       next = sample_batch_row(i, *logits, sp);
     }
@@ -136,7 +129,7 @@ Status Session::generate_batch(std::span<const std::span<const int32_t>> prompts
     if (greedy_on_device) {
       DSE_RETURN_IF_ERROR(gpu_->argmax_rows(n, step_ids_.get()));
     } else {
-      Result<float*> host = batch_logits(n);
+      Result<float*> host = host_logits(n);
       if (!host.ok()) return host.status();
       logits = *host;
     }

@@ -198,8 +198,6 @@ class DeviceBackend final : public GpuBackend {
 
   uint64_t slots() const override { return slots_; }
 
-  using GpuBackend::run;  // the one-sequence form
-
   Status run(Entry entry, const int32_t* tokens, const StepInfo& step) override {
     GpuProgram& p = entry == Entry::decode ? decode_ : prefill_;
     if (step.n_tokens < 1 || uint64_t(step.n_tokens) > p.max_tokens || step.slots != int64_t(slots_)) {

@@ -38,7 +38,7 @@ void attend(const KernelCall& call, const StepInfo& step, ThreadPool* pool, int6
   parallel_for(pool, 0, rows * hq, [&](int64_t item) {
     const int64_t t = item / hq, h = item % hq, kvh = h / group;
     const int64_t pos = row_position(step, t);
-    const int64_t first = row_slot(step, t) * slot_rows(step, kc.cache->shape[0]);  // its slot's row 0
+    const int64_t first = slot_first_row(step, t, kc.cache->shape[0]);
     const float* qv = qs + t * hq * d + h * d;
     float acc[kMaxHeadDim];
     for (int64_t i = 0; i < dv; ++i) acc[i] = 0.0f;

@@ -37,11 +37,10 @@ inline Status check_positions(const char* kernel, const StepInfo& step, int64_t 
                               const char* what) {
   const int64_t bad = first_bad_row(step, rows, capacity);
   if (bad < 0) return Status::Ok();
-  const int64_t slot = row_slot(step, bad);
-  if (step.slots < 1 || step.slots > kMaxBatch || slot < 0 || slot >= step.slots) {
+  if (bad_row_is_slot_error(step, bad)) {
     return Status(StatusCode::out_of_range, std::string(kernel) + ": row " + std::to_string(bad) + " names cache slot " +
-                                                std::to_string(slot) + ", outside the " + std::to_string(step.slots) +
-                                                " slots (--max-batch) of this artifact");
+                                                std::to_string(row_slot(step, bad)) + ", outside the " +
+                                                std::to_string(step.slots) + " slots (--max-batch) of this artifact");
   }
   return position_error(kernel, row_position(step, bad), capacity, what);
 }

@@ -41,7 +41,7 @@ void attend(const KernelCall& call, const StepInfo& step, ThreadPool* pool, int6
   parallel_for(pool, 0, rows * heads, [&](int64_t item) {
     const int64_t t = item / heads, h = item % heads;
     const int64_t pos = row_position(step, t);
-    const int64_t first = row_slot(step, t) * slot_rows(step, lc.cache->shape[0]);  // its slot's row 0
+    const int64_t first = slot_first_row(step, t, lc.cache->shape[0]);
     const float* q_nope = qs + t * heads * dq + h * dq;
     const float* q_pe = q_nope + dn;
     // q_abs[c] = sum_d W_UK[h, d, c] q_nope[d], accumulated over d in order.

@@ -48,14 +48,12 @@ constexpr int32_t kSlotErrorFlag = 0x100;
 // row's position against `limit`.
 __device__ __forceinline__ void record_position_error(GpuErrorRecord* err, GpuOp op, const StepInfo* step, int64_t bad,
                                                       int64_t limit) {
-  const int64_t slots = step->slots;
-  const int64_t slot = row_slot(*step, bad);  // batched: the row itself, which may be past the slots
-  if (slots < 1 || slots > kMaxBatch || slot < 0 || slot >= slots) {
+  if (bad_row_is_slot_error(*step, bad)) {
     if (err == nullptr) return;
     if (atomicCAS(&err->code, 0, int32_t(StatusCode::out_of_range)) == 0) {
       err->op = int32_t(op) | kSlotErrorFlag;
-      err->value = slot;
-      err->limit = slots;
+      err->value = row_slot(*step, bad);  // batched: the row itself, which may be past the slots
+      err->limit = step->slots;
       err->row = bad;
     }
     return;

@@ -46,10 +46,10 @@ inline SplitPlan plan_splits(int64_t slot_rows, int64_t token_cap, int64_t heads
   return p;
 }
 
-// The rows of one slot of a cache of `cache_rows` rows, host side (kernel_abi.h slot_rows); at
+// The rows of one slot of a cache of `cache_rows` rows, host side (kernel_abi.h rows_per_slot); at
 // least 1, so that a grid is never empty.
 inline int64_t host_slot_rows(int64_t cache_rows, int64_t slots) {
-  return std::max<int64_t>(1, slots > 1 ? cache_rows / slots : cache_rows);
+  return std::max<int64_t>(1, rows_per_slot(cache_rows, slots));
 }
 
 // Scratch floats of a plan: partial outputs [T, H, n_splits, dv] then (m, l) [T, H, n_splits, 2].

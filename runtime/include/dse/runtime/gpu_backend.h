@@ -40,16 +40,6 @@ class GpuBackend {
   // naming the call. Decode errors surface from the argmax or logits copy that follows.
   virtual Status run(Entry entry, const int32_t* tokens, const StepInfo& step) = 0;
 
-  // One sequence in slot 0: `n_tokens` ids at positions start_pos.. (the call before batching).
-  Status run(Entry entry, const int32_t* tokens, uint64_t n_tokens, uint64_t start_pos) {
-    StepInfo step;
-    step.n_tokens = int64_t(n_tokens);
-    step.start_pos = int64_t(start_pos);
-    step.slot = 0;
-    step.slots = int64_t(slots());
-    return run(entry, tokens, step);
-  }
-
   // Greedy sampling on the device: the id of the largest logit of row 0 of the last run (ties to
   // the lower id, as the CPU sampler). Only the 4-byte id crosses the bus.
   virtual Result<int32_t> argmax() = 0;

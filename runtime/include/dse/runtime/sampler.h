@@ -35,6 +35,14 @@ class Rng {
   uint64_t s_[4] = {0, 0, 0, 0};
 };
 
+// The tokens of a sequence's history (n of them) the repetition penalty looks back over: the last
+// params.repetition_last_n, or all when it is 0.
+inline std::span<const int32_t> penalty_window(const int32_t* history, uint64_t n, const SamplerParams& params) {
+  const uint64_t window = params.repetition_last_n;
+  const uint64_t from = window > 0 && n > window ? n - window : 0;
+  return {history + from, size_t(n - from)};
+}
+
 class Sampler {
  public:
   // Allocates the scratch for a vocabulary of vocab_size tokens (about 12 bytes per token).

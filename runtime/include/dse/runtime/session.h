@@ -96,8 +96,6 @@ class Session {
   StepInfo one_sequence_step(uint64_t n_tokens, uint64_t start_pos, uint64_t slot) const;
   // Prefills batch sequence i's prompt (all of its history) into slot i.
   Status prefill_slot(size_t i);
-  // Host pointer to the first `rows` rows of the last logits (copied from the device on a GPU).
-  Result<float*> batch_logits(size_t rows);
   // Samples batch sequence i's next token from its logits row (modified in place) with its stream.
   int32_t sample_batch_row(size_t i, float* logits, const SamplerParams& params);
   // Sampler, text streamer, token history and prompt scratch: the host side of every session.
@@ -105,8 +103,9 @@ class Session {
   // The next token from the last logits: on the device for greedy without a penalty on a GPU
   // session (only the id crosses the bus); otherwise on the host (GPU logits copied first).
   Result<int32_t> sample_next(const SamplerParams& params);
-  // Host pointer to the last logits (copied from the device for a GPU session).
-  Result<float*> host_logits();
+  // Host pointer to the first `rows` rows of the last logits (copied from the device for a GPU
+  // session): prefill leaves one row, a batched decode step one per sequence.
+  Result<float*> host_logits(size_t rows);
   // Checks `tokens`, appends them and runs what the cache lacks (the last token again when
   // nothing is new). `prompt_tokens` receives how many tokens were run.
   Status append_and_process(std::span<const int32_t> tokens, uint64_t& prompt_tokens);

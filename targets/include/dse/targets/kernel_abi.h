@@ -66,14 +66,24 @@ DSE_HOST_DEVICE inline int64_t row_position(const StepInfo& step, int64_t t) {
 // Cache slot of row t.
 DSE_HOST_DEVICE inline int64_t row_slot(const StepInfo& step, int64_t t) { return step.batched ? t : step.slot; }
 
-// Rows one slot owns in a cache (or per-position scale table) of `cache_rows` rows.
+// Rows each of `slots` slots owns in a cache (or per-position scale table) of `cache_rows` rows.
+DSE_HOST_DEVICE inline int64_t rows_per_slot(int64_t cache_rows, int64_t slots) {
+  return slots > 1 ? cache_rows / slots : cache_rows;
+}
+
+// The same for the step's slots.
 DSE_HOST_DEVICE inline int64_t slot_rows(const StepInfo& step, int64_t cache_rows) {
-  return step.slots > 1 ? cache_rows / step.slots : cache_rows;
+  return rows_per_slot(cache_rows, step.slots);
+}
+
+// The cache row of position 0 of row t's slot.
+DSE_HOST_DEVICE inline int64_t slot_first_row(const StepInfo& step, int64_t t, int64_t cache_rows) {
+  return row_slot(step, t) * slot_rows(step, cache_rows);
 }
 
 // The cache row of row t's position: its slot's first row plus its position.
 DSE_HOST_DEVICE inline int64_t cache_row(const StepInfo& step, int64_t t, int64_t cache_rows) {
-  return row_slot(step, t) * slot_rows(step, cache_rows) + row_position(step, t);
+  return slot_first_row(step, t, cache_rows) + row_position(step, t);
 }
 
 // The check of every kernel that indexes a cache or table by position, with `limit` positions per
@@ -91,6 +101,13 @@ DSE_HOST_DEVICE inline int64_t first_bad_row(const StepInfo& step, int64_t rows,
     if (t >= step.slots || step.positions[t] < 0 || step.positions[t] >= limit) return t;
   }
   return -1;
+}
+
+// Whether row `bad` (from first_bad_row) failed for its slot (outside [0, slots), or the step's
+// slots outside [1, kMaxBatch]) rather than for its position: the two errors kernels report.
+DSE_HOST_DEVICE inline bool bad_row_is_slot_error(const StepInfo& step, int64_t bad) {
+  const int64_t slot = row_slot(step, bad);
+  return step.slots < 1 || step.slots > kMaxBatch || slot < 0 || slot >= step.slots;
 }
 
 class ThreadPool;  // targets/cpu: a fixed pool created with the session
