@@ -11,14 +11,6 @@
 
 namespace dse::runtime {
 
-namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-}  // namespace
-
 Result<std::unique_ptr<Session>> Session::create(const LoadedModel& model, const SessionOptions& options) {
   std::unique_ptr<Session> s(new Session());
   s->model_ = &model;
@@ -167,13 +159,7 @@ Status Session::append_and_process(std::span<const int32_t> tokens, uint64_t& pr
                       std::to_string(max_seq) + " tokens (max_seq_len); shorten the prompt, reset the session, "
                       "or recompile the model with a larger --max-seq-len");
   }
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    if (tokens[i] < 0 || uint64_t(tokens[i]) >= vocab) {
-      return Status(StatusCode::invalid_argument, "prompt token " + std::to_string(i) + " is " +
-                                                      std::to_string(tokens[i]) + ", expected an id in [0, " +
-                                                      std::to_string(vocab) + ")");
-    }
-  }
+  DSE_RETURN_IF_ERROR(check_prompt_ids(tokens, vocab));
   if (n_context_ + tokens.size() == 0) {
     return Status(StatusCode::invalid_argument,
                   "nothing to run: the context is empty and so is the prompt; pass at least one token");

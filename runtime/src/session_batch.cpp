@@ -9,14 +9,6 @@
 
 namespace dse::runtime {
 
-namespace {
-
-double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
-}  // namespace
-
 Status Session::prefill_slot(size_t i) {
   BatchSequence& b = batch_[i];
   const uint64_t chunk = model_->prefill().max_tokens;
@@ -55,13 +47,7 @@ Status Session::generate_batch(std::span<const std::span<const int32_t>> prompts
                                                   std::to_string(max_seq - 1) + " (the planned context is " +
                                                   std::to_string(max_seq) + " tokens)");
     }
-    for (size_t k = 0; k < prompts[i].size(); ++k) {
-      if (prompts[i][k] < 0 || uint64_t(prompts[i][k]) >= vocab) {
-        return Status(StatusCode::invalid_argument, "prompt " + std::to_string(i) + " token " + std::to_string(k) +
-                                                        " is " + std::to_string(prompts[i][k]) +
-                                                        ", expected an id in [0, " + std::to_string(vocab) + ")");
-      }
-    }
+    DSE_RETURN_IF_ERROR(check_prompt_ids(prompts[i], vocab, int64_t(i)));
   }
   reset();  // the one-sequence conversation lives in slot 0, which the batch overwrites
   const size_t per_sequence_out = params.out_tokens.size() / n;
@@ -107,7 +93,7 @@ Status Session::generate_batch(std::span<const std::span<const int32_t>> prompts
       if (!logits.ok()) return logits.status();
       next = sample_batch_row(i, *logits, sp);
     }
-    results[i].prefill_seconds = seconds_between(t0, std::chrono::steady_clock::now());
+    results[i].prefill_seconds = seconds_since(t0);
     accept(i, next);
   }
 
@@ -138,10 +124,8 @@ Status Session::generate_batch(std::span<const std::span<const int32_t>> prompts
       accept(i, greedy_on_device ? step_ids_[i] : sample_batch_row(i, logits + i * model_->vocab_size(), sp));
     }
   }
-  const auto t_end = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < n; ++i) {
-    results[i].decode_seconds = results[i].generated_tokens > 1 ? seconds_between(t_decode, t_end) : 0.0;
-  }
+  const double decode_seconds = seconds_since(t_decode);
+  for (size_t i = 0; i < n; ++i) results[i].decode_seconds = results[i].generated_tokens > 1 ? decode_seconds : 0.0;
   return Status::Ok();
 }
 

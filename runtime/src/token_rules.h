@@ -1,9 +1,12 @@
-// What happens to each sampled token, shared by one-sequence and batched generation: the stop
-// conditions of dse_session_generate, in their documented order.
+// What one-sequence and batched generation share: the check of a prompt's ids, the timing, and
+// what happens to each sampled token (the stop conditions of dse_session_generate, in their
+// documented order).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "dse/runtime/session.h"
@@ -11,6 +14,26 @@
 #include "dse/tokenizer/tokenizer.h"
 
 namespace dse::runtime {
+
+// `ids` are all in [0, vocab), or the error names the first that is not: "prompt token K is ID,
+// expected an id in [0, vocab)", "prompt I token K ..." for prompt `index` of a batch. Allocates
+// only for the error.
+inline Status check_prompt_ids(std::span<const int32_t> ids, uint64_t vocab, int64_t index = -1) {
+  for (size_t k = 0; k < ids.size(); ++k) {
+    if (ids[k] < 0 || uint64_t(ids[k]) >= vocab) {
+      const std::string what = index < 0 ? std::string("prompt") : "prompt " + std::to_string(index);
+      return Status(StatusCode::invalid_argument, what + " token " + std::to_string(k) + " is " +
+                                                      std::to_string(ids[k]) + ", expected an id in [0, " +
+                                                      std::to_string(vocab) + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+// Seconds since t0, for GenerateResult's prefill and decode times.
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 // One sequence's state as the rules see it.
 struct SequenceState {
