@@ -4,8 +4,9 @@
 //
 //   dse-golden-test --artifact A.dse --fixture DIR --precision fp32|fp16|bf16|int8|int4|kv-int8|kv-fp8
 //
-// Bounds: fp32 within 1e-4 relative error, fp16 and bf16 within 2e-2, where the relative error of
-// a logits row is ||ours - HF||_2 / ||HF||_2 and the worst row counts; greedy tokens identical at
+// Bounds: fp32 within 1e-4 relative error, fp16 and bf16 within 2e-2 (bf16 against HF's logits for
+// the same bf16-rounded weights), where the relative error of a logits row is
+// ||ours - HF||_2 / ||HF||_2 and the worst row counts; greedy tokens identical at
 // fp32, fp16 and bf16; int8, int4 and the quantized KV caches (kv-int8, kv-fp8: fp32 weights) by
 // the mean KL divergence KL(HF || ours) over the rows. The max-norm error (max |ours - HF| /
 // max |HF|) is printed too.
@@ -43,11 +44,11 @@ struct Bound {
 constexpr Bound kBounds[] = {
     {"fp32", 1e-4, true, -1},
     {"fp16", 2e-2, true, -1},
-    // bf16 keeps 8 mantissa bits against fp16's 11, so its weight rounding alone costs about 8x
-    // fp16's error: measured 0.9% to 2.8% (fp16: 0.12% to 0.39%) on these fixtures, above the
-    // 2e-2 the issue asked for on the two MoE fixtures with the largest expert scaling. 3e-2 is the
-    // honest bound for bf16 weights; greedy tokens must still be identical.
-    {"bf16", 3e-2, true, -1},
+    // bf16 keeps 8 mantissa bits against fp16's 11: its weight rounding alone moves the logits
+    // 0.9% to 2.8% from the fp32 ones on these fixtures (fp16: 0.12% to 0.39%). So the bound is
+    // applied against Hugging Face's logits for the same bf16-rounded weights, which every bf16
+    // fixture must have (logits_bf16_weights.f32); the error against fp32 is printed beside it.
+    {"bf16", 2e-2, true, -1},
     {"int8", -1, false, 0.02},
     {"int4", -1, false, 0.5},
     // fp32 weights with quantized KV caches (--kv-precision int8 / fp8, one scale per position and
@@ -56,9 +57,6 @@ constexpr Bound kBounds[] = {
     {"kv-int8", -1, false, 1e-3},
     {"kv-fp8", -1, false, 0.02},
 };
-
-// The issue's bf16 bound, applied against HF's logits for the same bf16-rounded weights.
-constexpr double kBf16WeightsBound = 2e-2;
 
 int fail(const std::string& message) {
   std::fprintf(stderr, "FAIL: %s\n", message.c_str());
@@ -197,11 +195,14 @@ int main(int argc, char** argv) {
   if (!logits_file.read(reinterpret_cast<char*>(ref.data()), std::streamsize(ref.size() * sizeof(float))))
     return fail("cannot read " + std::to_string(rows * vocab) + " floats from " + fixture + "/logits.f32");
   if (rows != greedy.size() + 1) return fail("golden.json: logits_rows != greedy tokens + 1");
-  // bf16: where the fixture has Hugging Face's logits for the weights a bf16 artifact holds
-  // (scripts/gen_golden_bf16_reference.py), the bound applies to those; the error against the
-  // fp32 logits, which the weight rounding alone makes 0.9-2.8%, is printed as well.
+  // bf16: the bound applies to Hugging Face's logits for the weights a bf16 artifact holds
+  // (scripts/gen_golden_bf16_reference.py); the error against the fp32 logits, which the weight
+  // rounding alone makes 0.9-2.8%, is printed as well.
   std::vector<float> ref_bf16w;
-  if (precision == "bf16" && meta.contains("logits_bf16_weights_file")) {
+  if (precision == "bf16" && !meta.contains("logits_bf16_weights_file"))
+    return fail(fixture + "/golden.json has no logits_bf16_weights_file: run scripts/gen_golden_bf16_reference.py "
+                "on this fixture (Hugging Face's logits for bf16-rounded weights) before testing bf16");
+  if (precision == "bf16") {
     ref_bf16w.resize(rows * vocab);
     const std::string path = fixture + "/" + meta["logits_bf16_weights_file"].get<std::string>();
     std::ifstream f(path, std::ios::binary);
@@ -247,10 +248,9 @@ int main(int argc, char** argv) {
               greedy_mismatches, greedy.size());
   if (!ref_bf16w.empty())
     std::printf("  (relative error against HF with bf16-rounded weights %.3g, bound %.3g; against HF fp32 %.3g)\n",
-                worst_rel, kBf16WeightsBound, worst_rel_fp32);
-  const double rel_bound = ref_bf16w.empty() ? bound->max_rel_error : kBf16WeightsBound;
-  if (rel_bound >= 0 && !(worst_rel <= rel_bound))
-    failures += fail("relative error " + std::to_string(worst_rel) + " > " + std::to_string(rel_bound));
+                worst_rel, bound->max_rel_error, worst_rel_fp32);
+  if (bound->max_rel_error >= 0 && !(worst_rel <= bound->max_rel_error))
+    failures += fail("relative error " + std::to_string(worst_rel) + " > " + std::to_string(bound->max_rel_error));
   if (bound->greedy_identical && greedy_mismatches != 0)
     failures += fail(std::to_string(greedy_mismatches) + " greedy tokens differ from Hugging Face");
   if (bound->max_mean_kl >= 0 && !(mean_kl <= bound->max_mean_kl))
