@@ -38,6 +38,7 @@
 #define cudaFuncSetAttribute hipFuncSetAttribute
 #define cudaFuncAttributeMaxDynamicSharedMemorySize hipFuncAttributeMaxDynamicSharedMemorySize
 #define cudaFuncGetAttributes hipFuncGetAttributes  // takes `const void*`: cast the kernel
+#define cudaOccupancyMaxActiveBlocksPerMultiprocessor hipOccupancyMaxActiveBlocksPerMultiprocessor
 
 // Memory. cudaMallocHost has no flags argument; hipMallocHost, its HIP twin, is deprecated.
 #define cudaMalloc hipMalloc

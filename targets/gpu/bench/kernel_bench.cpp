@@ -595,6 +595,8 @@ double time_program(LayerProgram& prog, const Options& opt, StepInfo* d_step, ds
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
   double result = -1;
+  // Launched as the runtime launches decode: with programmatic dependent launch where available.
+  const dse::gpu::OverlappedLaunches overlap;
   bool ok = cuda_ok(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "begin capture");
   for (size_t i = 0; ok && i < prog.calls.size(); ++i) {
     const dse::Status st = infos[i]->launch(kc[i], gs, stream);

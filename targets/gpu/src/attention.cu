@@ -5,6 +5,7 @@
 
 #include "common.cuh"
 #include "kv_cache.cuh"
+#include "launch.cuh"
 #include "split_softmax.cuh"
 
 namespace dse::gpu {
@@ -89,9 +90,9 @@ Status launch_attention_f32(const KernelCall& call, const GpuStep& step, GpuStre
     });
   });
   DSE_RETURN_IF_ERROR(launch_status("attention_f32 (split)"));
-  combine_kernel<<<dim3(unsigned(sh.hq), unsigned(sh.t_cap)), 128, combine_smem_bytes(plan.n_splits), stream>>>(
-      a.part_out, a.part_ml, plan, a.heads, a.dv, static_cast<float*>(out.data), sh.hq * sh.dv, sh.dv,
-      sh.s, sh.t_cap, step.d_step);
+  launch_kernel(combine_kernel<>, dim3(unsigned(sh.hq), unsigned(sh.t_cap)), 128, combine_smem_bytes(plan.n_splits),
+                stream, a.part_out, a.part_ml, plan, a.heads, a.dv, static_cast<float*>(out.data), sh.hq * sh.dv, sh.dv,
+                sh.s, sh.t_cap, step.d_step);
   return launch_status("attention_f32 (combine)");
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common.cuh"
+#include "launch.cuh"
 
 namespace dse::gpu {
 namespace {
@@ -16,6 +17,7 @@ unsigned grid_for(int64_t elements) { return unsigned(std::clamp<int64_t>(ceil_d
 
 __global__ void __launch_bounds__(kThreads) add_kernel(const float* a, const float* b, float* out, int64_t width,
                                                        int64_t cap, const StepInfo* step) {
+  grid_dependency_sync();
   const int64_t n = step_rows(step, cap) * width;
   const int64_t stride = int64_t(gridDim.x) * kThreads;
   const int64_t first = int64_t(blockIdx.x) * kThreads + threadIdx.x;
@@ -33,6 +35,7 @@ __global__ void __launch_bounds__(kThreads) add_kernel(const float* a, const flo
 
 __global__ void __launch_bounds__(kThreads) silu_mul_kernel(const float* gu, float* out, int64_t inter, int64_t cap,
                                                             const StepInfo* step) {
+  grid_dependency_sync();
   const int64_t n = step_rows(step, cap) * inter;
   const int64_t stride = int64_t(gridDim.x) * kThreads;
   for (int64_t i = int64_t(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
@@ -44,6 +47,7 @@ __global__ void __launch_bounds__(kThreads) silu_mul_kernel(const float* gu, flo
 
 __global__ void __launch_bounds__(kThreads) last_row_kernel(const float* x, float* out, int64_t width, int64_t cap,
                                                             const StepInfo* step, GpuErrorRecord* err) {
+  grid_dependency_sync();
   const int64_t rows = step_rows(step, cap);
   if (rows <= 0) {
     if (blockIdx.x == 0 && threadIdx.x == 0)
@@ -59,26 +63,25 @@ __global__ void __launch_bounds__(kThreads) last_row_kernel(const float* x, floa
 
 Status launch_add_f32(const KernelCall& call, const GpuStep& step, GpuStream stream) {
   const TensorView& a = call.operands[0];
-  add_kernel<<<grid_for(a.shape[0] * a.shape[1] / 4), kThreads, 0, stream>>>(
-      static_cast<const float*>(a.data), static_cast<const float*>(call.operands[1].data),
-      static_cast<float*>(call.operands[2].data), a.shape[1], a.shape[0], step.d_step);
+  launch_kernel(add_kernel, grid_for(a.shape[0] * a.shape[1] / 4), kThreads, 0, stream,
+                static_cast<const float*>(a.data), static_cast<const float*>(call.operands[1].data),
+                static_cast<float*>(call.operands[2].data), a.shape[1], a.shape[0], step.d_step);
   return launch_status("add_f32");
 }
 
 Status launch_silu_mul_f32(const KernelCall& call, const GpuStep& step, GpuStream stream) {
   const TensorView& gu = call.operands[0];
   const int64_t inter = gu.shape[1] / 2;
-  silu_mul_kernel<<<grid_for(gu.shape[0] * inter), kThreads, 0, stream>>>(
-      static_cast<const float*>(gu.data), static_cast<float*>(call.operands[1].data), inter, gu.shape[0], step.d_step);
+  launch_kernel(silu_mul_kernel, grid_for(gu.shape[0] * inter), kThreads, 0, stream, static_cast<const float*>(gu.data),
+                static_cast<float*>(call.operands[1].data), inter, gu.shape[0], step.d_step);
   return launch_status("silu_mul_f32");
 }
 
 Status launch_last_row_f32(const KernelCall& call, const GpuStep& step, GpuStream stream) {
   const TensorView& x = call.operands[0];
   // The source row and out never overlap unless out is row 0 of x and rows == 1 (a no-op copy).
-  last_row_kernel<<<grid_for(x.shape[1]), kThreads, 0, stream>>>(static_cast<const float*>(x.data),
-                                                                 static_cast<float*>(call.operands[1].data),
-                                                                 x.shape[1], x.shape[0], step.d_step, step.d_error);
+  launch_kernel(last_row_kernel, grid_for(x.shape[1]), kThreads, 0, stream, static_cast<const float*>(x.data),
+                static_cast<float*>(call.operands[1].data), x.shape[1], x.shape[0], step.d_step, step.d_error);
   return launch_status("last_row_f32");
 }
 

@@ -2,6 +2,7 @@
 #include "embed.cuh"
 
 #include "common.cuh"
+#include "launch.cuh"
 
 namespace dse::gpu {
 namespace {
@@ -12,6 +13,7 @@ template <typename S>
 __global__ void __launch_bounds__(kThreads) embed_kernel(const int32_t* ids, const typename S::type* table, float* out,
                                                          int64_t vocab, int64_t hidden, int64_t cap,
                                                          const StepInfo* step, GpuErrorRecord* err) {
+  grid_dependency_sync();
   const int64_t rows = step_rows(step, cap);
   const int64_t t = blockIdx.y;
   if (t >= rows) return;
@@ -42,9 +44,9 @@ Status launch(const char* name, const KernelCall& call, const GpuStep& step, Gpu
   if (tokens.shape[0] <= 0) return Status::Ok();
   if (table.shape[1] <= 0) return Status::Ok();
   const dim3 grid(unsigned(ceil_div(table.shape[1], kThreads)), unsigned(tokens.shape[0]));
-  embed_kernel<S><<<grid, kThreads, 0, stream>>>(
-      static_cast<const int32_t*>(tokens.data), static_cast<const typename S::type*>(table.data),
-      static_cast<float*>(out.data), table.shape[0], table.shape[1], tokens.shape[0], step.d_step, step.d_error);
+  launch_kernel(embed_kernel<S>, grid, kThreads, 0, stream, static_cast<const int32_t*>(tokens.data),
+                static_cast<const typename S::type*>(table.data), static_cast<float*>(out.data), table.shape[0],
+                table.shape[1], tokens.shape[0], step.d_step, step.d_error);
   return launch_status(name);
 }
 

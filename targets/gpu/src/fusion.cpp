@@ -49,15 +49,16 @@ bool same(const TensorView& a, const TensorView& b) {
 }  // namespace
 
 FusionOptions parse_fusion_options(std::string_view list) {
-  FusionOptions o{false, false, false, false};
+  FusionOptions o{false, false, false, false, false};
   while (!list.empty()) {
     const size_t comma = list.find(',');
     const std::string_view word = list.substr(0, comma);
     if (word == "norm") o.norm = true;
+    else if (word == "norm_int4") o.norm_int4 = true;
     else if (word == "merge") o.merge = true;
     else if (word == "residual") o.residual = true;
     else if (word == "rope") o.rope = true;
-    else if (word == "all") o = FusionOptions{true, true, true, true};
+    else if (word == "all") o = FusionOptions{true, true, true, true, true};
     list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
   }
   return o;
@@ -120,7 +121,8 @@ struct Fuser {
     // A matmul at i (plain) or at i + 1 after the rms_norm that produces its input.
     size_t m = i;
     bool norm = false;
-    if (options.norm && names[i] == "rms_norm_f32" && i + 1 < calls.size() && matmul_format(names[i + 1])) {
+    const std::optional<WeightFormat> next = i + 1 < calls.size() ? matmul_format(names[i + 1]) : std::nullopt;
+    if ((options.norm || (options.norm_int4 && next == WeightFormat::w4)) && names[i] == "rms_norm_f32" && next) {
       const KernelCall& nc = calls[i];
       const KernelCall& mc = calls[i + 1];
       const TensorView& out = mc.operands[mc.n_operands - 1];

@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "common.cuh"
+#include "launch.cuh"
 
 namespace dse::gpu {
 
@@ -51,6 +52,7 @@ struct GemmArgs {
 // multiplied by 2^e afterwards. Powers of two are exact, so only the f16 rounding remains.
 __global__ void __launch_bounds__(kRowThreads) rows_to_f16_kernel(const float* x, int64_t k, int64_t cap,
                                                                   const StepInfo* step, __half* xh, float* row_mul) {
+  grid_dependency_sync();
   __shared__ float scratch[kRowThreads / kLanes];
   const int64_t t = blockIdx.x;
   if (t >= step_rows(step, cap)) return;
@@ -211,6 +213,7 @@ template <> struct WeightTile<WeightFormat::bf16> {
 
 template <WeightFormat F>
 __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
+  grid_dependency_sync();
   __shared__ alignas(16) __half xs[2][kBM][kStride];
   __shared__ alignas(16) __half ws[2][kBN][kStride];
   const int64_t rows = step_rows(a.step, a.t_cap);
@@ -337,10 +340,10 @@ Status launch_gemm_tc(const float* x, int64_t token_capacity, const WeightMatrix
   a.k = w.k;
   a.t_cap = token_capacity;
   a.step = step.d_step;
-  rows_to_f16_kernel<<<unsigned(token_capacity), kRowThreads, 0, stream>>>(
-      x, w.k, token_capacity, step.d_step, const_cast<__half*>(a.xh), const_cast<float*>(a.row_mul));
+  launch_kernel(rows_to_f16_kernel, unsigned(token_capacity), kRowThreads, 0, stream, x, w.k, token_capacity,
+                step.d_step, const_cast<__half*>(a.xh), const_cast<float*>(a.row_mul));
   const dim3 grid(unsigned(ceil_div(n, kBN)), unsigned(ceil_div(token_capacity, kBM)));
-  gemm_kernel<F><<<grid, kThreads, 0, stream>>>(a);
+  launch_kernel(gemm_kernel<F>, grid, kThreads, 0, stream, a);
   return launch_status("matmul_f32 (tensor cores)");
 }
 

@@ -4,6 +4,7 @@
 
 #include "common.cuh"
 #include "kv_cache.cuh"
+#include "launch.cuh"
 
 namespace dse::gpu {
 namespace {
@@ -14,6 +15,7 @@ template <bool kHalf>
 __global__ void __launch_bounds__(kThreads) kv_store_kernel(const float* src, void* cache, int64_t width,
                                                             int64_t cache_rows, int64_t cap, const StepInfo* step,
                                                             GpuErrorRecord* err) {
+  grid_dependency_sync();
   const int64_t rows = step_rows(step, cap);
   const int64_t t = blockIdx.y;
   if (t >= rows) return;
@@ -36,6 +38,7 @@ __global__ void __launch_bounds__(kQuantThreads) kv_store_quant_kernel(const flo
                                                                        int64_t width, int64_t groups, int64_t cache_rows,
                                                                        int64_t cap, const StepInfo* step,
                                                                        GpuErrorRecord* err) {
+  grid_dependency_sync();
   const int64_t rows = step_rows(step, cap);
   const int64_t t = blockIdx.y;
   if (t >= rows) return;
@@ -71,22 +74,20 @@ Status launch_kv_store(const KernelCall& call, const GpuStep& step, GpuStream st
     const dim3 grid(unsigned(c.groups), unsigned(src.shape[0]));
     uint8_t* q = static_cast<uint8_t*>(cache.data);
     if (cache.dtype == DType::fp8e4m3)
-      kv_store_quant_kernel<true><<<grid, kQuantThreads, 0, stream>>>(s, q, c.scales, src.shape[1], c.groups,
-                                                                      cache.shape[0], src.shape[0], step.d_step,
-                                                                      step.d_error);
+      launch_kernel(kv_store_quant_kernel<true>, grid, kQuantThreads, 0, stream, s, q, c.scales, src.shape[1], c.groups,
+                    cache.shape[0], src.shape[0], step.d_step, step.d_error);
     else
-      kv_store_quant_kernel<false><<<grid, kQuantThreads, 0, stream>>>(s, q, c.scales, src.shape[1], c.groups,
-                                                                       cache.shape[0], src.shape[0], step.d_step,
-                                                                       step.d_error);
+      launch_kernel(kv_store_quant_kernel<false>, grid, kQuantThreads, 0, stream, s, q, c.scales, src.shape[1],
+                    c.groups, cache.shape[0], src.shape[0], step.d_step, step.d_error);
     return launch_status("kv_store");
   }
   const dim3 grid(unsigned(ceil_div(src.shape[1], kThreads)), unsigned(src.shape[0]));
   if (cache.dtype == DType::f16)
-    kv_store_kernel<true><<<grid, kThreads, 0, stream>>>(s, cache.data, src.shape[1], cache.shape[0], src.shape[0],
-                                                         step.d_step, step.d_error);
+    launch_kernel(kv_store_kernel<true>, grid, kThreads, 0, stream, s, cache.data, src.shape[1], cache.shape[0],
+                  src.shape[0], step.d_step, step.d_error);
   else
-    kv_store_kernel<false><<<grid, kThreads, 0, stream>>>(s, cache.data, src.shape[1], cache.shape[0], src.shape[0],
-                                                          step.d_step, step.d_error);
+    launch_kernel(kv_store_kernel<false>, grid, kThreads, 0, stream, s, cache.data, src.shape[1], cache.shape[0],
+                  src.shape[0], step.d_step, step.d_error);
   return launch_status("kv_store");
 }
 

@@ -1,12 +1,14 @@
 // matmul_f32_<w>: weight-streaming GEMV kernels (decode) that also serve small prefill chunks.
 #include "matmul.cuh"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
 #include "common.cuh"
 #include "gemm_tc.cuh"
 #include "gemv_w4_half.cuh"
+#include "launch.cuh"
 #include "weight_dot.cuh"
 
 namespace dse::gpu {
@@ -118,6 +120,7 @@ int sm_count() {
 // TB tokens per pass over the weights.
 template <WeightFormat F, int R, int TB, int U, bool kVec>
 __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
+  grid_dependency_sync();
   const int lane = threadIdx.x % kLanes;
   const int64_t warp = int64_t(blockIdx.x) * (kThreads / kLanes) + threadIdx.x / kLanes;
   const int64_t n0 = warp * R;
@@ -155,6 +158,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
 // from the parameter block (the selects cost the single-matrix GEMV 6% on a 1.5B decode step).
 template <WeightFormat F, int R, int U, bool kNorm, bool kResidual, bool kMulti>
 __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(DecodeArgs a) {
+  grid_dependency_sync();
   const int lane = threadIdx.x % kLanes;
   const int64_t warp = int64_t(blockIdx.x) * (kThreads / kLanes) + threadIdx.x / kLanes;
   if (warp >= a.warps) return;
@@ -214,6 +218,8 @@ __global__ void __launch_bounds__(kThreads) gemv_w4_half_kernel(DecodeArgs a) {
   // The first weights are on their way while x is staged.
   W4Batch<R, U> batch;
   batch.load(part.w, wrow, lane, nvec);
+  // Weights are never written by a kernel: they are loaded before the previous kernel has finished.
+  grid_dependency_sync();
   const float x_factor = stage_x_half(a.x, part.w.k, xs_half, red);
   const int64_t n_tokens = a.step->n_tokens;
   float acc[R];
@@ -231,41 +237,172 @@ __global__ void __launch_bounds__(kThreads) gemv_w4_half_kernel(DecodeArgs a) {
   }
 }
 
-// Whether int4 decode GEMVs use the packed f16 kernel: yes unless DSE_GPU_GEMV_W4=f32 (the f32
-// kernel, kept for comparison and as the reference of the f16 one), and only for K <= 24576 (x
-// must fit the 48 KiB of shared memory a launch gets without opting in to more).
-bool use_w4_half(int64_t k) {
-  static const bool enabled = [] {
-    const char* v = std::getenv("DSE_GPU_GEMV_W4");
-    return v == nullptr || std::strcmp(v, "f32") != 0;
-  }();
-  return enabled && k % 8 == 0 && k * 2 <= 48 * 1024;
+// Blocks of the persistent GEMV below: 8 warps. x is staged once per block, so the more warps
+// share it, the fewer bytes of x are read per byte of weights (with 4-warp blocks, as many as fit,
+// the 7B's 11008-wide down projection read twice as many bytes of x from L2 as of weights).
+constexpr int kStreamThreads = 256;
+
+// The same GEMV as a persistent grid (the default): as many blocks as fit on the multiprocessors
+// stage x once and then stream row groups ("tasks", R rows each) until the matrix is done, loading
+// the next chunk of weights (U vectors of R rows per lane) while the current one is multiplied.
+// The one-block-per-task form stages x again for every 4 tasks (for 1.5B shapes as many bytes of
+// x from L2 as of weights) and waits for each task's loads before issuing the next ones.
+// kNorm: the rms_norm prologue (stage_rms_norm_half), so the norm costs no launch of its own.
+template <int R, int U, bool kNorm, bool kResidual, bool kMulti>
+__global__ void __launch_bounds__(kStreamThreads) gemv_w4_stream_kernel(DecodeArgs a) {
+  extern __shared__ uint4 xs_half[];
+  __shared__ float red[kStreamThreads / kLanes];
+  __shared__ double red_sum[kNorm ? kStreamThreads / kLanes : 1];
+  const int lane = threadIdx.x % kLanes;
+  const int64_t stride = int64_t(gridDim.x) * (kStreamThreads / kLanes);
+  const int64_t nvec = a.part[0].w.k / 32;  // every part reads the same x: one K
+  constexpr int64_t kChunk = int64_t(kLanes) * U;
+  // The rows of task t; a task past the last loads task 0's rows and stores nothing.
+  auto rows_of = [&](int64_t t, int64_t (&rows)[R]) {
+    const int64_t q = t < a.warps ? t : 0;
+    const GemvPart& part = part_of<kMulti>(a, q);
+    clamp_rows((q - part.first_warp) * R, part.n, rows);
+  };
+  int64_t task = int64_t(blockIdx.x) * (kStreamThreads / kLanes) + threadIdx.x / kLanes;
+  int64_t vb = 0;  // first vector of the current chunk (the same in every lane)
+  int64_t wrow[R];
+  rows_of(task, wrow);
+  W4Batch<R, U> cur;
+  cur.load(part_of<kMulti>(a, task < a.warps ? task : 0).w, wrow, vb + lane, nvec);
+  grid_dependency_sync();  // weights are never written by a kernel; x is
+  const int64_t n_tokens = a.step->n_tokens;
+  float x_factor;
+  if constexpr (kNorm)
+    x_factor = stage_rms_norm_half(a.x, a.norm_w, a.eps, a.part[0].w.k, xs_half, red, red_sum, a.norm_out,
+                                   n_tokens >= 1);
+  else
+    x_factor = stage_x_half(a.x, a.part[0].w.k, xs_half, red);
+  float acc[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) acc[r] = 0.0f;
+  while (task < a.warps) {
+    // The next chunk: the rest of this task's rows, else the next task's first vectors.
+    const bool last_chunk = vb + kChunk >= nvec;
+    const int64_t next_task = last_chunk ? task + stride : task;
+    const int64_t next_vb = last_chunk ? 0 : vb + kChunk;
+    int64_t next_rows[R];
+    rows_of(next_task, next_rows);
+    W4Batch<R, U> nxt;
+    if (next_task < a.warps) nxt.load(part_of<kMulti>(a, next_task).w, next_rows, next_vb + lane, nvec);
+    cur.accumulate(xs_half, vb + lane, nvec, acc);
+    if (last_chunk) {
+      const GemvPart& part = part_of<kMulti>(a, task);
+      const int64_t n0 = (task - part.first_warp) * R;
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        const float v = warp_sum(acc[r]) * x_factor + (part.bias ? part.bias[wrow[r]] : 0.0f);
+        if (lane == 0 && n_tokens >= 1 && n0 + r < part.n) store_row<kResidual>(a, part, n0 + r, v);
+        acc[r] = 0.0f;
+      }
+    }
+    cur = nxt;
+    task = next_task;
+    vb = next_vb;
+#pragma unroll
+    for (int r = 0; r < R; ++r) wrow[r] = next_rows[r];
+  }
 }
 
-template <WeightFormat F, int R, int U, bool kNorm, bool kResidual>
-void launch_decode_at(DecodeArgs a, GpuStream stream) {
+// Which int4 decode GEMV runs (DSE_GPU_GEMV_W4): the persistent packed-f16 kernel by default,
+// "block" the packed-f16 kernel with one block per 4 tasks, "f32" the f32 kernel (kept for
+// comparison and as the reference of the f16 ones). The f16 kernels need K % 32 == 0 and
+// K <= 24576 (x must fit the 48 KiB of shared memory a launch gets without opting in to more).
+enum class W4Gemv { stream, block, f32 };
+
+W4Gemv w4_gemv(int64_t k) {
+  static const W4Gemv chosen = [] {
+    const char* v = std::getenv("DSE_GPU_GEMV_W4");
+    if (v != nullptr && std::strcmp(v, "f32") == 0) return W4Gemv::f32;
+    if (v != nullptr && std::strcmp(v, "block") == 0) return W4Gemv::block;
+    return W4Gemv::stream;
+  }();
+  return k % 32 == 0 && k * 2 <= 48 * 1024 ? chosen : W4Gemv::f32;
+}
+
+// Tasks of R rows over all parts, with each part's first task; returns the count.
+template <int R>
+int64_t assign_tasks(DecodeArgs& a) {
   a.warps = 0;
   for (int j = 0; j < a.parts; ++j) {
     a.part[j].first_warp = a.warps;
     a.warps += ceil_div(a.part[j].n, R);
   }
-  const dim3 grid(unsigned(ceil_div(a.warps, kThreads / kLanes)));
+  return a.warps;
+}
+
+// Blocks per multiprocessor of the persistent GEMV: what fits, at most DSE_GPU_W4_BLOCKS_PER_SM
+// when set (for measuring).
+int stream_blocks_per_sm(int fits) {
+  static const int cap = [] {
+    const char* v = std::getenv("DSE_GPU_W4_BLOCKS_PER_SM");
+    return v != nullptr && std::atoi(v) > 0 ? std::atoi(v) : 0;
+  }();
+  return cap > 0 && cap < fits ? cap : fits;
+}
+
+template <int R, bool kNorm, bool kResidual, bool kMulti>
+void launch_w4_stream_at(DecodeArgs a, GpuStream stream) {
+  constexpr int U = R == 1 ? 4 : 2;
+  const auto kernel = gemv_w4_stream_kernel<R, U, kNorm, kResidual, kMulti>;
+  const int64_t tasks = assign_tasks<R>(a);
+  const size_t smem = size_t(a.part[0].w.k) * 2;
+  int fits = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&fits, kernel, kStreamThreads, smem) != cudaSuccess || fits < 1) {
+    (void)cudaGetLastError();
+    fits = 1;
+  }
+  const int64_t blocks = std::min<int64_t>(ceil_div(tasks, kStreamThreads / kLanes),
+                                           int64_t(stream_blocks_per_sm(fits)) * sm_count());
+  launch_kernel(kernel, dim3(unsigned(blocks)), kStreamThreads, smem, stream, a);
+}
+
+// Two rows per task where that still gives every resident warp several tasks (7B-class gate_up),
+// else one (1536- to 4096-row matrices: more warps streaming at once).
+template <bool kNorm, bool kResidual>
+void launch_w4_stream(const DecodeArgs& a, GpuStream stream) {
+  int64_t rows = 0;
+  for (int j = 0; j < a.parts; ++j) rows += a.part[j].n;
+  const bool two = rows / 2 >= int64_t(16) * sm_count();
+  if (a.parts > 1) {
+    if (two) launch_w4_stream_at<2, kNorm, kResidual, true>(a, stream);
+    else launch_w4_stream_at<1, kNorm, kResidual, true>(a, stream);
+  } else {
+    if (two) launch_w4_stream_at<2, kNorm, kResidual, false>(a, stream);
+    else launch_w4_stream_at<1, kNorm, kResidual, false>(a, stream);
+  }
+}
+
+template <WeightFormat F, int R, int U, bool kNorm, bool kResidual>
+void launch_decode_at(DecodeArgs a, GpuStream stream) {
+  const dim3 grid(unsigned(ceil_div(assign_tasks<R>(a), kThreads / kLanes)));
   if constexpr (F == WeightFormat::w4 && !kNorm) {
-    if (use_w4_half(a.part[0].w.k)) {
+    if (w4_gemv(a.part[0].w.k) == W4Gemv::block) {
       const size_t smem = size_t(a.part[0].w.k) * 2;
-      if (a.parts > 1) gemv_w4_half_kernel<R, U, kResidual, true><<<grid, kThreads, smem, stream>>>(a);
-      else gemv_w4_half_kernel<R, U, kResidual, false><<<grid, kThreads, smem, stream>>>(a);
+      if (a.parts > 1)
+        launch_kernel(gemv_w4_half_kernel<R, U, kResidual, true>, grid, kThreads, smem, stream, a);
+      else
+        launch_kernel(gemv_w4_half_kernel<R, U, kResidual, false>, grid, kThreads, smem, stream, a);
       return;
     }
   }
-  if (a.parts > 1) gemv_decode_kernel<F, R, U, kNorm, kResidual, true><<<grid, kThreads, 0, stream>>>(a);
-  else gemv_decode_kernel<F, R, U, kNorm, kResidual, false><<<grid, kThreads, 0, stream>>>(a);
+  if (a.parts > 1)
+    launch_kernel(gemv_decode_kernel<F, R, U, kNorm, kResidual, true>, grid, kThreads, 0, stream, a);
+  else
+    launch_kernel(gemv_decode_kernel<F, R, U, kNorm, kResidual, false>, grid, kThreads, 0, stream, a);
 }
 
 // Fewer rows per warp when N (of all parts) is small, so that there are at least two blocks per
 // multiprocessor (1.5B-class layers have N = 1536); more vectors in flight per row then.
 template <WeightFormat F, bool kNorm, bool kResidual>
 void launch_decode(const DecodeArgs& a, GpuStream stream) {
+  if constexpr (F == WeightFormat::w4) {
+    if (w4_gemv(a.part[0].w.k) == W4Gemv::stream) return launch_w4_stream<kNorm, kResidual>(a, stream);
+  }
   // The norm prologue's loads and products need registers: at 4 rows per warp w4 spills.
   constexpr int R = kNorm && max_rows_per_warp<F>() > 2 ? 2 : max_rows_per_warp<F>();
   const int64_t min_blocks = 2 * int64_t(sm_count());
@@ -286,7 +423,7 @@ template <WeightFormat F, int R, int TB, int U, bool kVec>
 void launch(const GemvArgs& a, GpuStream stream) {
   const int64_t warps = ceil_div(a.n, R);
   const int64_t blocks = ceil_div(warps, kThreads / kLanes);
-  gemv_kernel<F, R, TB, U, kVec><<<dim3(unsigned(blocks)), kThreads, 0, stream>>>(a);
+  launch_kernel(gemv_kernel<F, R, TB, U, kVec>, dim3(unsigned(blocks)), kThreads, 0, stream, a);
 }
 
 }  // namespace

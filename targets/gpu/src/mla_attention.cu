@@ -6,6 +6,7 @@
 
 #include "common.cuh"
 #include "kv_cache.cuh"
+#include "launch.cuh"
 #include "split_softmax.cuh"
 
 namespace dse::gpu {
@@ -63,6 +64,7 @@ __global__ void __launch_bounds__(kAbsorbWarps * 32) absorb_q_kernel(const float
                                                                      float* q_abs, int64_t h_count, int64_t dn,
                                                                      int64_t dq, int64_t c, int64_t cap,
                                                                      const StepInfo* step) {
+  grid_dependency_sync();
   const int64_t t = blockIdx.z;
   if (t >= step_rows(step, cap)) return;
   const int64_t h = blockIdx.y;
@@ -91,6 +93,7 @@ template <typename SW>
 __global__ void __launch_bounds__(128) project_v_kernel(const float* o_lat, const typename SW::type* w_uv, float* out,
                                                         int64_t h_count, int64_t dv, int64_t c, int64_t cache_rows,
                                                         int64_t cap, const StepInfo* step) {
+  grid_dependency_sync();
   const int64_t t = blockIdx.z;
   const int64_t rows = step_rows(step, cap);
   if (t >= rows || !positions_fit(step, rows, slot_rows(*step, cache_rows))) return;
@@ -109,20 +112,19 @@ __global__ void __launch_bounds__(128) project_v_kernel(const float* o_lat, cons
 
 template <typename SW>
 void launch_absorb(const Shape& sh, const KernelCall& call, float* q_abs, const StepInfo* step, GpuStream stream) {
-  absorb_q_kernel<SW><<<dim3(unsigned(ceil_div(sh.c, kLanes)), unsigned(sh.h), unsigned(sh.t_cap)), kAbsorbWarps * 32,
-                        0, stream>>>(
-      static_cast<const float*>(call.operands[0].data),
-      static_cast<const typename SW::type*>(call.operands[weights_index(call)].data),
-      q_abs, sh.h, sh.dn, sh.dn + sh.dr, sh.c, sh.t_cap, step);
+  launch_kernel(absorb_q_kernel<SW>, dim3(unsigned(ceil_div(sh.c, kLanes)), unsigned(sh.h), unsigned(sh.t_cap)),
+                kAbsorbWarps * 32, 0, stream, static_cast<const float*>(call.operands[0].data),
+                static_cast<const typename SW::type*>(call.operands[weights_index(call)].data), q_abs, sh.h, sh.dn,
+                sh.dn + sh.dr, sh.c, sh.t_cap, step);
 }
 
 template <typename SW>
 void launch_project(const Shape& sh, const KernelCall& call, const float* o_lat, const StepInfo* step,
                     GpuStream stream) {
-  project_v_kernel<SW><<<dim3(unsigned(ceil_div(sh.dv, 4)), unsigned(sh.h), unsigned(sh.t_cap)), 128, 0, stream>>>(
-      o_lat, static_cast<const typename SW::type*>(call.operands[weights_index(call) + 1].data),
-      static_cast<float*>(call.operands[weights_index(call) + 2].data),
-      sh.h, sh.dv, sh.c, sh.s, sh.t_cap, step);
+  launch_kernel(project_v_kernel<SW>, dim3(unsigned(ceil_div(sh.dv, 4)), unsigned(sh.h), unsigned(sh.t_cap)), 128, 0,
+                stream, o_lat, static_cast<const typename SW::type*>(call.operands[weights_index(call) + 1].data),
+                static_cast<float*>(call.operands[weights_index(call) + 2].data), sh.h, sh.dv, sh.c, sh.s, sh.t_cap,
+                step);
 }
 
 }  // namespace
@@ -202,9 +204,9 @@ Status launch_mla_attention_f32(const KernelCall& call, const GpuStep& step, Gpu
   });
   DSE_RETURN_IF_ERROR(launch_status("mla_attention_f32 (split)"));
 
-  combine_kernel<<<dim3(unsigned(sh.h), unsigned(sh.t_cap)), 128, combine_smem_bytes(lay.plan.n_splits),
-                   stream>>>(a.part_out, a.part_ml, lay.plan, a.heads, a.dv, o_lat, sh.h * sh.c, sh.c, sh.s, sh.t_cap,
-                             step.d_step);
+  launch_kernel(combine_kernel<>, dim3(unsigned(sh.h), unsigned(sh.t_cap)), 128, combine_smem_bytes(lay.plan.n_splits),
+                stream, a.part_out, a.part_ml, lay.plan, a.heads, a.dv, o_lat, sh.h * sh.c, sh.c, sh.s, sh.t_cap,
+                step.d_step);
   DSE_RETURN_IF_ERROR(launch_status("mla_attention_f32 (combine)"));
 
   if (uv == DType::f16) launch_project<F16Storage>(sh, call, o_lat, step.d_step, stream);

@@ -2,6 +2,7 @@
 #include "moe_ffn.cuh"
 
 #include "common.cuh"
+#include "launch.cuh"
 #include "weight_dot.cuh"
 
 namespace dse::gpu {
@@ -27,6 +28,7 @@ struct MoeArgs {
 __global__ void __launch_bounds__(256) check_ids_kernel(const int32_t* ids, int64_t n_experts, int64_t top_k,
                                                         int64_t cap, int32_t* bad, const StepInfo* step,
                                                         GpuErrorRecord* err) {
+  grid_dependency_sync();
   __shared__ int any;
   if (threadIdx.x == 0) any = 0;
   __syncthreads();
@@ -52,6 +54,7 @@ __device__ __forceinline__ void dot(const WeightMatrix& w, const int64_t (&rows)
 // grid (ceil(I / (kWarps * kRows)), top_k, token_cap)
 template <WeightFormat F, bool kVec>
 __global__ void __launch_bounds__(kThreads) gate_up_kernel(MoeArgs a) {
+  grid_dependency_sync();
   const int64_t t = blockIdx.z;
   const int64_t j = blockIdx.y;
   // Three independent loads issued together (row t < capacity always exists); the id is used
@@ -85,6 +88,7 @@ __global__ void __launch_bounds__(kThreads) gate_up_kernel(MoeArgs a) {
 // grid (ceil(H / (kWarps * kRows)), token_cap)
 template <WeightFormat F, bool kVec>
 __global__ void __launch_bounds__(kThreads) down_kernel(MoeArgs a) {
+  grid_dependency_sync();
   const int64_t t = blockIdx.y;
   if (t >= step_rows(a.step, a.cap) || *a.bad) return;
   const int lane = threadIdx.x % kLanes;
@@ -114,9 +118,9 @@ __global__ void __launch_bounds__(kThreads) down_kernel(MoeArgs a) {
 template <WeightFormat F, bool kVec>
 void launch_experts(const MoeArgs& a, GpuStream stream) {
   const dim3 g1(unsigned(ceil_div(a.inter, kWarps * kRows)), unsigned(a.top_k), unsigned(a.cap));
-  gate_up_kernel<F, kVec><<<g1, kThreads, 0, stream>>>(a);
+  launch_kernel(gate_up_kernel<F, kVec>, g1, kThreads, 0, stream, a);
   const dim3 g2(unsigned(ceil_div(a.hidden, kWarps * kRows)), unsigned(a.cap));
-  down_kernel<F, kVec><<<g2, kThreads, 0, stream>>>(a);
+  launch_kernel(down_kernel<F, kVec>, g2, kThreads, 0, stream, a);
 }
 
 constexpr uint64_t kFlagBytes = 16;  // keeps act 16-byte aligned
@@ -163,7 +167,8 @@ Status launch_moe_ffn_f32(const KernelCall& call, const GpuStep& step, GpuStream
   int32_t* bad = static_cast<int32_t*>(step.workspace);
   a.bad = bad;
   a.act = reinterpret_cast<float*>(static_cast<uint8_t*>(step.workspace) + kFlagBytes);
-  check_ids_kernel<<<1, 256, 0, stream>>>(a.ids, a.n_experts, a.top_k, a.cap, bad, step.d_step, step.d_error);
+  launch_kernel(check_ids_kernel, 1, 256, 0, stream, a.ids, a.n_experts, a.top_k, a.cap, bad, step.d_step,
+                step.d_error);
   DSE_RETURN_IF_ERROR(launch_status("moe_ffn_f32 (check)"));
   const bool vec = vector_path_ok<F>(gu.data, x.data, a.hidden, a.hidden, a.gate_up.group) &&
                    vector_path_ok<F>(dn.data, a.act, a.inter, a.inter, a.down.group);

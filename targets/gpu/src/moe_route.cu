@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common.cuh"
+#include "launch.cuh"
 
 namespace dse::gpu {
 namespace {
@@ -60,6 +61,7 @@ struct RouteArgs {
 };
 
 __global__ void __launch_bounds__(kThreads) moe_route_kernel(RouteArgs a) {
+  grid_dependency_sync();
   __shared__ float s[kMaxExperts];
   __shared__ float choice[kMaxExperts];
   __shared__ bool taken[kMaxExperts];
@@ -180,7 +182,7 @@ Status launch_moe_route_f32(const KernelCall& call, const GpuStep& step, GpuStre
                                                std::to_string(kMaxExperts) + " experts and top_k <= 64");
   }
   if (a.cap <= 0) return Status::Ok();
-  moe_route_kernel<<<unsigned(a.cap), kThreads, 0, stream>>>(a);
+  launch_kernel(moe_route_kernel, unsigned(a.cap), kThreads, 0, stream, a);
   return launch_status("moe_route_f32");
 }
 

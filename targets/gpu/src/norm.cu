@@ -2,6 +2,7 @@
 #include "norm.cuh"
 
 #include "common.cuh"
+#include "launch.cuh"
 
 namespace dse::gpu {
 namespace {
@@ -14,6 +15,7 @@ constexpr int kCached = 2;
 
 __global__ void __launch_bounds__(kThreads) rms_norm_kernel(const float* x, const float* w, float* out, int64_t h,
                                                             double eps, int64_t cap, const StepInfo* step) {
+  grid_dependency_sync();
   __shared__ double scratch[kThreads / kLanes];
   const int64_t t = blockIdx.x;
   if (t >= step_rows(step, cap)) return;
@@ -70,9 +72,9 @@ __global__ void __launch_bounds__(kThreads) rms_norm_kernel(const float* x, cons
 Status launch_rms_norm_f32(const KernelCall& call, const GpuStep& step, GpuStream stream) {
   const TensorView& x = call.operands[0];
   if (x.shape[0] <= 0) return Status::Ok();
-  rms_norm_kernel<<<unsigned(x.shape[0]), kThreads, 0, stream>>>(
-      static_cast<const float*>(x.data), static_cast<const float*>(call.operands[1].data),
-      static_cast<float*>(call.operands[2].data), x.shape[1], double(call.fparams[0]), x.shape[0], step.d_step);
+  launch_kernel(rms_norm_kernel, unsigned(x.shape[0]), kThreads, 0, stream, static_cast<const float*>(x.data),
+                static_cast<const float*>(call.operands[1].data), static_cast<float*>(call.operands[2].data),
+                x.shape[1], double(call.fparams[0]), x.shape[0], step.d_step);
   return launch_status("rms_norm_f32");
 }
 

@@ -2,6 +2,7 @@
 #include "rope.cuh"
 
 #include "common.cuh"
+#include "launch.cuh"
 
 namespace dse::gpu {
 namespace {
@@ -14,6 +15,7 @@ __global__ void __launch_bounds__(kThreads) rope_kernel(float* x, const float* t
                                                         int head_dim, int rot_offset, int rot_dim, bool interleaved,
                                                         int64_t table_rows, int64_t cap, const StepInfo* step,
                                                         GpuErrorRecord* err) {
+  grid_dependency_sync();
   const int64_t rows = step_rows(step, cap);
   const int64_t t = blockIdx.y;
   if (t >= rows) return;
@@ -58,6 +60,7 @@ __device__ __forceinline__ void store_cache(void* cache, bool half, int64_t i, f
 }
 
 __global__ void __launch_bounds__(kThreads) rope_store_kernel(RopeStoreArgs a) {
+  grid_dependency_sync();
   const int64_t rows = step_rows(a.step, 1);
   if (rows < 1) return;
   if (!positions_ok(a.step, rows, a.table_rows, a.err, GpuOp::rope) ||
@@ -134,7 +137,7 @@ Status launch_rope_store(const KernelCall& call, const GpuStep& step, GpuStream 
   a.step = step.d_step;
   a.err = step.d_error;
   const int64_t work = (int64_t(a.q_heads) + a.k_heads) * (a.head_dim / 2) + a.v_width;
-  rope_store_kernel<<<unsigned(ceil_div(work, kThreads)), kThreads, 0, stream>>>(a);
+  launch_kernel(rope_store_kernel, unsigned(ceil_div(work, kThreads)), kThreads, 0, stream, a);
   return launch_status("rope_f32 + kv_store (fused)");
 }
 
@@ -145,10 +148,10 @@ Status launch_rope_f32(const KernelCall& call, const GpuStep& step, GpuStream st
   const int64_t pairs = call.iparams[0] * (call.iparams[3] / 2);
   if (pairs <= 0) return Status::Ok();
   const dim3 grid(unsigned(ceil_div(pairs, kThreads)), unsigned(x.shape[0]));
-  rope_kernel<<<grid, kThreads, 0, stream>>>(static_cast<float*>(x.data), static_cast<const float*>(table.data),
-                                             x.shape[1], int(call.iparams[0]), int(call.iparams[1]),
-                                             int(call.iparams[2]), int(call.iparams[3]), call.iparams[4] != 0,
-                                             table.shape[0], x.shape[0], step.d_step, step.d_error);
+  launch_kernel(rope_kernel, grid, kThreads, 0, stream, static_cast<float*>(x.data),
+                static_cast<const float*>(table.data), x.shape[1], int(call.iparams[0]), int(call.iparams[1]),
+                int(call.iparams[2]), int(call.iparams[3]), call.iparams[4] != 0, table.shape[0], x.shape[0],
+                step.d_step, step.d_error);
   return launch_status("rope_f32");
 }
 

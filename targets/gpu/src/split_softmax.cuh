@@ -12,6 +12,7 @@
 
 #include "common.cuh"
 #include "kv_cache.cuh"
+#include "launch.cuh"
 
 namespace dse::gpu {
 
@@ -122,6 +123,7 @@ constexpr int split_min_blocks() {
 // value row, by the row's scale.
 template <typename S1, typename S2, typename SV, int kThreads, int kDimsPerThread>
 __global__ void __launch_bounds__(kThreads, (split_min_blocks<S1, S2, SV, kThreads>())) split_kernel(SplitArgs a) {
+  grid_dependency_sync();
   const int64_t split = blockIdx.x;
   const int h = blockIdx.y;
   const int64_t t = blockIdx.z;
@@ -246,7 +248,8 @@ __global__ void __launch_bounds__(kThreads, (split_min_blocks<S1, S2, SV, kThrea
 template <typename S1, typename S2, typename SV, int kThreads, int kDimsPerThread>
 void launch_split_kernel(const SplitArgs& a, GpuStream stream) {
   const dim3 grid(unsigned(a.plan.n_splits), unsigned(a.heads), unsigned(a.token_cap));
-  split_kernel<S1, S2, SV, kThreads, kDimsPerThread><<<grid, kThreads, split_smem_bytes(a.d1, a.d2), stream>>>(a);
+  launch_kernel(split_kernel<S1, S2, SV, kThreads, kDimsPerThread>, grid, kThreads, split_smem_bytes(a.d1, a.d2),
+                stream, a);
 }
 
 // combine_kernel's dynamic shared memory: one weight per split, rounded up to whole groups of 4
@@ -263,6 +266,7 @@ template <int kThreads = 128>
 __global__ void __launch_bounds__(kThreads) combine_kernel(const float* part_out, const float* part_ml, SplitPlan plan,
                                                       int heads, int dv, float* out, int64_t out_tok, int64_t out_head,
                                                       int64_t cache_rows, int64_t token_cap, const StepInfo* step) {
+  grid_dependency_sync();
   const int h = blockIdx.x;
   const int64_t t = blockIdx.y;
   const int64_t rows = step_rows(step, token_cap);

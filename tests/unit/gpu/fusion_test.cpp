@@ -122,21 +122,25 @@ TEST_CASE("fusion merges the norm and the matmuls that share its output, and the
 
 TEST_CASE("fusion options: defaults and DSE_GPU_FUSION lists", "[gpu][fusion]") {
   const FusionOptions d;
-  CHECK((!d.norm && d.merge && d.residual && d.rope));
+  CHECK((!d.norm && d.norm_int4 && d.merge && d.residual && d.rope));
   const FusionOptions none = parse_fusion_options("none");
-  CHECK((!none.norm && !none.merge && !none.residual));
+  CHECK((!none.norm && !none.norm_int4 && !none.merge && !none.residual));
   const FusionOptions some = parse_fusion_options("residual,norm,bogus");
-  CHECK((some.norm && !some.merge && some.residual));
+  CHECK((some.norm && !some.norm_int4 && !some.merge && some.residual));
   const FusionOptions all = parse_fusion_options("all");
-  CHECK((all.norm && all.merge && all.residual));
+  CHECK((all.norm && all.norm_int4 && all.merge && all.residual));
   alignas(256) static uint8_t arena[1 << 22];
-  Program p(arena, WeightFormat::w4, 1, 512, 384, 128, false);
-  FusionStorage storage;
-  const FusionStats stats = fuse_decode_calls(p.list(), storage, d);
-  CHECK(stats.norms_fused == 0);
-  CHECK(stats.matmuls_merged == 1);
-  CHECK(stats.residuals_fused == 1);
-  CHECK(p.calls.size() == 3);
+  // The defaults: the norm becomes the prologue of an int4 GEMV, not of an int8 one.
+  for (const WeightFormat f : {WeightFormat::w4, WeightFormat::w8}) {
+    INFO("format " << cpu::weight_format_name(f));
+    Program p(arena, f, 1, 512, 384, f == WeightFormat::w4 ? 128 : 0, false);
+    FusionStorage storage;
+    const FusionStats stats = fuse_decode_calls(p.list(), storage, d);
+    CHECK(stats.norms_fused == (f == WeightFormat::w4 ? 1 : 0));
+    CHECK(stats.matmuls_merged == 1);
+    CHECK(stats.residuals_fused == 1);
+    CHECK(p.calls.size() == (f == WeightFormat::w4 ? 2u : 3u));
+  }
 }
 
 TEST_CASE("fusion leaves an in-place norm and prefill programs alone", "[gpu][fusion]") {
@@ -224,8 +228,8 @@ TEST_CASE("a fused decode program leaves the same bytes as the unfused one in ev
   REQUIRE(stats.residuals_fused == 1);
   const std::vector<uint8_t> got = run(fused);
   // Y, A1, A2, B and R (R2) as f32; the fused GEMV sums W (w x) and scales by 1/rms afterwards, so
-  // results agree to f32 rounding, not bit for bit; for w4 the unfused GEMV rounds x to f16 and the
-  // norm-fused one (f32 arithmetic) does not.
+  // results agree to f32 rounding, not bit for bit; for w4 both round their x to f16, the unfused
+  // GEMV the norm's output, the norm-fused one its own normalised values (same f16 grid, scaled).
   const double tolerance = f == WeightFormat::w4 ? 4e-3 : 2e-5;
   auto out_of = [&](size_t c) { return unfused.calls[c].operands[unfused.calls[c].n_operands - 1]; };
   const TensorView outs[] = {norm.operands[2], out_of(1), out_of(2), out_of(3), norm.operands[0], out_of(4)};

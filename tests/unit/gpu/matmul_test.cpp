@@ -72,9 +72,11 @@ TEST_CASE("GPU matmul matches the CPU kernel for every weight format at decode (
   const int32_t group = GENERATE(32, 128);
   const MatmulShape s = GENERATE(MatmulShape{1, 1, 1, 256, 0, false}, MatmulShape{1, 1, 37, 128, 0, true},
                                  MatmulShape{1, 1, 1000, 384, 0, false}, MatmulShape{1, 1, 4096, 4096, 0, false},
-                                 MatmulShape{1, 1, 130, 1024 + 128, 0, true}, MatmulShape{1, 1, 8448, 256, 0, true});
+                                 MatmulShape{1, 1, 130, 1024 + 128, 0, true}, MatmulShape{1, 1, 8448, 256, 0, true},
+                                 MatmulShape{1, 1, 40000, 512, 0, false});
   // N decides the rows per warp at decode (1, 2 or 4: see matmul.cu); these shapes cover all three
-  // on a 132-multiprocessor H100.
+  // on a 132-multiprocessor H100. The int4 GEMV is a persistent grid: 40000 rows give each of its
+  // warps several row groups in turn, 4096 x 4096 several chunks of a row.
   MatmulShape sg = s;
   sg.group = group;
   check(f, sg, 1234u + uint32_t(sg.n));

@@ -47,19 +47,22 @@ struct FusionStats {
 
 // Which fusions to make. The defaults are the ones that paid on an H200 (docs/PERF.md): merging
 // and the residual epilogue took a 1.5B int4 decode from 339 to 377 tok/s and a 7B from 212 to
-// 234; the norm prologue made both slower (269 and 126 tok/s: every warp re-reads x and the
-// norm weight and the GEMV drops to 2 rows per warp), so it is there to be measured, not used.
-// rope + kv_store in one launch took the 1.5B from 553 to 585 tok/s (H200, 2026-11-28).
+// 234; rope + kv_store in one launch took the 1.5B from 553 to 585 tok/s. The norm prologue pays
+// only in the persistent int4 GEMV, which stages x once per block anyway (1.5B 621 -> 636, 7B
+// 325 -> 335 tok/s, 2026-11-28): `norm_int4`, on by default. In the other GEMVs every warp
+// re-reads x and the norm weight and drops to 2 rows (1.5B 377 -> 269 tok/s, 7B 234 -> 126), so
+// `norm` (every format) is there to be measured, not used.
 struct FusionOptions {
   bool norm = false;
   bool merge = true;
   bool residual = true;
   bool rope = true;
+  bool norm_int4 = true;
 };
 
-// Options from a comma-separated list of "norm", "merge", "residual", "rope", "none" or "all" (the value
-// of DSE_GPU_FUSION, which the runtime reads, so that each fusion can be measured on its own);
-// unknown words are ignored.
+// Options from a comma-separated list of "norm", "norm_int4", "merge", "residual", "rope", "none"
+// or "all" (the value of DSE_GPU_FUSION, which the runtime reads, so that each fusion can be
+// measured on its own); a list turns on only what it names; unknown words are ignored.
 FusionOptions parse_fusion_options(std::string_view list);
 
 // Rewrites `program` in place. Calls are fused only when every operand is a decode operand
