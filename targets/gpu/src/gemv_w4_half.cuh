@@ -20,15 +20,32 @@ namespace dse::gpu {
 // Where the 8 values of group g (x[8g .. 8g+7]) are staged, for K = 32 * nvec: group 4v + i of
 // 32-weight vector v goes to entry i * nvec + v. A lane reads the four entries of its vector
 // while the other lanes read those of the next vectors, so each of the four reads is 32
-// consecutive 16-byte entries (no bank conflicts); entries [4v, 4v + 4) per vector would put
-// lanes 64 bytes apart, a 4-way conflict that made the GEMV shared-memory bound (Nsight Compute:
-// 47-65% memory throughput at 12-18% of DRAM bandwidth).
+// consecutive 16-byte entries, free of bank conflicts (entries [4v, 4v + 4) per vector put lanes
+// 64 bytes apart: a 4-way conflict; removing it changed the GEMV's time by under 10%).
 __device__ __forceinline__ int64_t x_slot(int64_t g, int64_t nvec) { return (g & 3) * nvec + (g >> 2); }
 
-// Stages x (f32, K values, K % 32 == 0) in `xs` (K / 8 entries of 16 bytes) as f16 scaled by 2^e,
-// chosen so that max|x| * 2^e lies in [128, 256): entry x_slot(m) holds the half2 pairs
-// (x[8m+j], x[8m+j+4]), j = 0..3. Returns 2^-e, the factor of the finished dot products. `red` holds one
-// float per logical warp of the block. Every thread of the block must call it (it synchronises).
+// e such that m * 2^e lies in [128, 256): the 16 products a half2 lane sums per 32-weight vector
+// then stay far inside f16's range. 0 for m = 0, NaN or inf (those propagate as the f32 path does).
+__device__ __forceinline__ int f16_stage_exponent(float m) {
+  if (!(m > 0.0f && isfinite(m))) return 0;
+  int exponent;
+  frexpf(m, &exponent);  // m in [2^(exponent-1), 2^exponent)
+  return 8 - exponent;
+}
+
+// Entry x_slot(g) of xs: the half2 pairs (a[j] * s, b[j] * s), j = 0..3, for a = x[8g .. 8g+3]
+// and b = x[8g+4 .. 8g+7] (the nibble order of gemv's LOP3: nibbles j and j+4 of a word).
+__device__ __forceinline__ void store_x_group(uint4* xs, int64_t g, int64_t nvec, float4 a, float4 b, float s) {
+  const __half2 p0 = __floats2half2_rn(a.x * s, b.x * s), p1 = __floats2half2_rn(a.y * s, b.y * s);
+  const __half2 p2 = __floats2half2_rn(a.z * s, b.z * s), p3 = __floats2half2_rn(a.w * s, b.w * s);
+  xs[x_slot(g, nvec)] = make_uint4(*reinterpret_cast<const uint32_t*>(&p0), *reinterpret_cast<const uint32_t*>(&p1),
+                                   *reinterpret_cast<const uint32_t*>(&p2), *reinterpret_cast<const uint32_t*>(&p3));
+}
+
+// Stages x (f32, K values, K % 32 == 0) in `xs` (K / 8 entries of 16 bytes) as f16 scaled by 2^e
+// (f16_stage_exponent of max|x|), group g in entry x_slot(g). Returns 2^-e, the factor of the
+// finished dot products. `red` holds one float per logical warp of the block. Every thread of the
+// block must call it (it synchronises).
 __device__ __forceinline__ float stage_x_half(const float* x, int64_t k, uint4* xs, float* red) {
   const int64_t groups = k / 8;
   float m = 0.0f;
@@ -37,22 +54,10 @@ __device__ __forceinline__ float stage_x_half(const float* x, int64_t k, uint4* 
     m = fmaxf(m, fmaxf(fmaxf(fmaxf(fabsf(a.x), fabsf(a.y)), fmaxf(fabsf(a.z), fabsf(a.w))),
                        fmaxf(fmaxf(fabsf(b.x), fabsf(b.y)), fmaxf(fabsf(b.z), fabsf(b.w)))));
   }
-  m = block_max(m, red);
-  int e = 0;
-  if (m > 0.0f && isfinite(m)) {  // NaN / inf rows keep e = 0 and propagate as the f32 path does
-    int exponent;
-    frexpf(m, &exponent);  // m in [2^(exponent-1), 2^exponent)
-    e = 8 - exponent;
-  }
+  const int e = f16_stage_exponent(block_max(m, red));
   const float s = ldexpf(1.0f, e);
-  for (int64_t g = threadIdx.x; g < groups; g += blockDim.x) {
-    const float4 a = load_shared16(x + 8 * g), b = load_shared16(x + 8 * g + 4);
-    const __half2 p0 = __floats2half2_rn(a.x * s, b.x * s), p1 = __floats2half2_rn(a.y * s, b.y * s);
-    const __half2 p2 = __floats2half2_rn(a.z * s, b.z * s), p3 = __floats2half2_rn(a.w * s, b.w * s);
-    xs[x_slot(g, groups / 4)] =
-        make_uint4(*reinterpret_cast<const uint32_t*>(&p0), *reinterpret_cast<const uint32_t*>(&p1),
-                   *reinterpret_cast<const uint32_t*>(&p2), *reinterpret_cast<const uint32_t*>(&p3));
-  }
+  for (int64_t g = threadIdx.x; g < groups; g += blockDim.x)
+    store_x_group(xs, g, groups / 4, load_shared16(x + 8 * g), load_shared16(x + 8 * g + 4), s);
   __syncthreads();
   return ldexpf(1.0f, -e);
 }
@@ -72,18 +77,14 @@ __device__ __forceinline__ float stage_rms_norm_half(const float* x, const float
     const float4 wa = load_shared16(w + 8 * g), wb = load_shared16(w + 8 * g + 4);
     ss = fmaf(a.x, a.x, fmaf(a.y, a.y, fmaf(a.z, a.z, fmaf(a.w, a.w, ss))));
     ss = fmaf(b.x, b.x, fmaf(b.y, b.y, fmaf(b.z, b.z, fmaf(b.w, b.w, ss))));
-    m = fmaxf(m, fmaxf(fmaxf(fmaxf(fabsf(a.x * wa.x), fabsf(a.y * wa.y)), fmaxf(fabsf(a.z * wa.z), fabsf(a.w * wa.w))),
-                       fmaxf(fmaxf(fabsf(b.x * wb.x), fabsf(b.y * wb.y)), fmaxf(fabsf(b.z * wb.z), fabsf(b.w * wb.w)))));
+    m = fmaxf(m, fmaxf(fmaxf(fmaxf(fabsf(a.x * wa.x), fabsf(a.y * wa.y)),
+                             fmaxf(fabsf(a.z * wa.z), fabsf(a.w * wa.w))),
+                       fmaxf(fmaxf(fabsf(b.x * wb.x), fabsf(b.y * wb.y)),
+                             fmaxf(fabsf(b.z * wb.z), fabsf(b.w * wb.w)))));
   }
   const double total = block_sum(double(ss), red_sum);
   const float inv = float(1.0 / sqrt(total / double(k) + eps));
-  m = block_max(m, red) * inv;
-  int e = 0;
-  if (m > 0.0f && isfinite(m)) {
-    int exponent;
-    frexpf(m, &exponent);
-    e = 8 - exponent;
-  }
+  const int e = f16_stage_exponent(block_max(m, red) * inv);
   const float s = ldexpf(1.0f, e);
   for (int64_t g = threadIdx.x; g < groups; g += blockDim.x) {
     const float4 a = load_shared16(x + 8 * g), b = load_shared16(x + 8 * g + 4);
@@ -94,11 +95,7 @@ __device__ __forceinline__ float stage_rms_norm_half(const float* x, const float
       reinterpret_cast<float4*>(norm_out)[2 * g] = na;
       reinterpret_cast<float4*>(norm_out)[2 * g + 1] = nb;
     }
-    const __half2 p0 = __floats2half2_rn(na.x * s, nb.x * s), p1 = __floats2half2_rn(na.y * s, nb.y * s);
-    const __half2 p2 = __floats2half2_rn(na.z * s, nb.z * s), p3 = __floats2half2_rn(na.w * s, nb.w * s);
-    xs[x_slot(g, groups / 4)] =
-        make_uint4(*reinterpret_cast<const uint32_t*>(&p0), *reinterpret_cast<const uint32_t*>(&p1),
-                   *reinterpret_cast<const uint32_t*>(&p2), *reinterpret_cast<const uint32_t*>(&p3));
+    store_x_group(xs, g, groups / 4, na, nb, s);
   }
   __syncthreads();
   return ldexpf(1.0f, -e);
