@@ -112,6 +112,7 @@ struct GpuProgram {
   gpu::FusionStorage fusion;  // operands of the calls fuse_decode_calls merged
   cudaGraphExec_t graph = nullptr;  // the whole program, captured once; null: launched call by call
   bool overlapped = false;          // launched with programmatic dependent launch (decode)
+  bool one_sequence = false;        // every step is one sequence's consecutive rows (prefill)
 };
 
 // Whether the decode step is launched with programmatic dependent launch (gpu_launch.h). Measured
@@ -298,6 +299,7 @@ class DeviceBackend final : public GpuBackend {
     step.workspace = workspace_.ptr;
     step.workspace_bytes = workspace_bytes_;
     step.slots = int64_t(slots_);
+    step.one_sequence = p.one_sequence;
     for (size_t i = 0; i < p.calls.size(); ++i) {
       Status st = p.kernels[i]->launch(p.calls[i], step, stream_);
       if (!st.ok()) {
@@ -627,6 +629,7 @@ Result<std::unique_ptr<GpuBackend>> DeviceBackend::create(const LoadedModel& mod
   b->last_logits_rows_ = b->decode_.logits_rows;
 
   b->decode_.overlapped = overlap_pays(b->decode_);
+  b->prefill_.one_sequence = true;  // generate_batch also prefills each prompt alone
   // Both programs are captured once; the decode graph is what every token replays.
   DSE_RETURN_IF_ERROR(b->capture(b->decode_));
   DSE_RETURN_IF_ERROR(b->capture(b->prefill_));

@@ -1,8 +1,11 @@
 // attention_f32: split kernel + combine kernel over the KV cache (flash-decoding).
 #include "attention.cuh"
 
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
+#include "attention_prefill.cuh"
 #include "common.cuh"
 #include "kv_cache.cuh"
 #include "launch.cuh"
@@ -25,6 +28,17 @@ Shape shape_of(const KernelCall& call) {
           call.iparams[3]};
 }
 
+// The one-pass prefill kernel applies: a program of one-sequence steps with prefill-sized chunks,
+// DSE_GPU_FLASH_PREFILL=1 (read at every launch, so tests can turn it on), head dims it holds,
+// f32 or f16 caches of one dtype, a 16-byte aligned output.
+bool prefill_kernel_applies(const Shape& sh, const GpuStep& step, DType k, DType v, const void* out) {
+  const char* env = std::getenv("DSE_GPU_FLASH_PREFILL");
+  if (env == nullptr || std::strcmp(env, "1") != 0) return false;
+  return step.one_sequence && sh.t_cap >= kPrefillRows && sh.d <= kPrefillMaxDim && sh.dv <= kPrefillMaxDim &&
+         sh.d % 4 == 0 && sh.dv % 4 == 0 && k == v && (k == DType::f32 || k == DType::f16) &&
+         reinterpret_cast<uintptr_t>(out) % 16 == 0;
+}
+
 }  // namespace
 
 uint64_t attention_f32_workspace(const KernelCall& call) {
@@ -40,6 +54,36 @@ Status launch_attention_f32(const KernelCall& call, const GpuStep& step, GpuStre
                                                std::to_string(kMaxDim) + "; use the CPU backend for this model");
   }
   if (sh.t_cap <= 0 || sh.hq <= 0) return Status::Ok();
+  uint32_t index = 1;
+  const GpuCacheOperand kc = take_cache_operand(call, index);
+  const GpuCacheOperand vc = take_cache_operand(call, index);
+  const TensorView& out = call.operands[index];
+  if (prefill_kernel_applies(sh, step, kc.cache->dtype, vc.cache->dtype, out.data)) {
+    PrefillAttentionArgs p;
+    p.q = static_cast<const float*>(call.operands[0].data);
+    p.q_tok = sh.hq * sh.d;
+    p.k = kc.cache->data;
+    p.v = vc.cache->data;
+    p.k_row = sh.hkv * sh.d;
+    p.v_row = sh.hkv * sh.dv;
+    p.out = static_cast<float*>(out.data);
+    p.out_tok = sh.hq * sh.dv;
+    p.d = int(sh.d);
+    p.dv = int(sh.dv);
+    p.heads_per_kv = int(sh.hq / sh.hkv);
+    p.scale = call.fparams[0];
+    p.slot_rows = host_slot_rows(sh.s, step.slots);
+    p.token_cap = sh.t_cap;
+    p.step = step.d_step;
+    p.err = step.d_error;
+    const dim3 grid(unsigned(ceil_div(sh.t_cap, kPrefillRows)), unsigned(sh.hq));
+    const size_t smem = prefill_attention_smem_bytes(p.d, p.dv);
+    if (kc.cache->dtype == DType::f16)
+      launch_kernel(prefill_attention_kernel<F16Storage>, grid, kPrefillThreads, smem, stream, p);
+    else
+      launch_kernel(prefill_attention_kernel<F32Storage>, grid, kPrefillThreads, smem, stream, p);
+    return launch_status("attention_f32 (prefill)");
+  }
   const SplitPlan plan = plan_splits(host_slot_rows(sh.s, step.slots), sh.t_cap, sh.hq, sh.dv);
   const uint64_t need = attention_f32_workspace(call);
   if (step.workspace_bytes < need || (need > 0 && step.workspace == nullptr)) {
@@ -55,10 +99,6 @@ Status launch_attention_f32(const KernelCall& call, const GpuStep& step, GpuStre
   a.d1 = int(sh.d);
   a.q2 = nullptr;
   a.d2 = 0;
-  uint32_t index = 1;
-  const GpuCacheOperand kc = take_cache_operand(call, index);
-  const GpuCacheOperand vc = take_cache_operand(call, index);
-  const TensorView& out = call.operands[index];
   a.k1 = kc.cache->data;
   a.k1_row = sh.hkv * sh.d;
   a.k1_scales = kc.scales;

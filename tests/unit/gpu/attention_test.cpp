@@ -2,6 +2,7 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
 #include <cmath>
+#include <cstdlib>
 
 #include "gpu_test_support.h"
 
@@ -71,6 +72,49 @@ TEST_CASE("GPU attention matches the CPU kernel for decode and prefill, GQA and 
   REQUIRE(o.cpu_status.ok());
   REQUIRE(o.gpu_status.ok());
   CHECK(compare_f32(o, 3, 1e-4, 1e-6) == 0);
+}
+
+// The one-pass prefill kernel (attention_prefill.cuh), on for this test: chunks of one sequence
+// at consecutive positions, rows that fill some blocks only partly, positions that cross key
+// tiles, the second slot of a two-slot cache, GQA and MHA, f32 and f16 caches.
+TEST_CASE("GPU prefill attention (one pass, DSE_GPU_FLASH_PREFILL=1) matches the CPU kernel", "[gpu][attention]") {
+  const DType cache = GENERATE(DType::f32, DType::f16);
+  const AttnShape s = GENERATE(AttnShape{64, 64, 0, 128, 4, 2, 64, 64, DType::f32, DType::f32},
+                               AttnShape{64, 37, 5, 256, 12, 2, 128, 128, DType::f32, DType::f32},
+                               AttnShape{128, 100, 300, 512, 8, 8, 128, 96, DType::f32, DType::f32},
+                               AttnShape{16, 16, 17, 64, 2, 1, 32, 32, DType::f32, DType::f32});
+  const int64_t slot = GENERATE(0, 1);
+  AttnShape a = s;
+  a.k_dtype = cache;
+  a.v_dtype = cache;
+  a.s = s.s * 2;  // two slots of s.s rows
+  std::mt19937 rng(uint32_t(a.s * 13 + a.start + slot));
+  Case c = attention_case(a, rng);
+  c.step.slot = slot;
+  c.step.slots = 2;
+  c.one_sequence = true;
+  INFO("T " << a.n_tokens << "/" << a.t_cap << " start " << a.start << " slot " << slot << " Hq " << a.hq << " Hkv "
+            << a.hkv << " D " << a.d << " Dv " << a.dv << " cache " << cpu::dtype_name(cache));
+  REQUIRE(setenv("DSE_GPU_FLASH_PREFILL", "1", 1) == 0);
+  const Outcome o = run_both(c);
+  unsetenv("DSE_GPU_FLASH_PREFILL");
+  REQUIRE(o.cpu_status.ok());
+  REQUIRE(o.gpu_status.ok());
+  CHECK(compare_f32(o, 3, 1e-4, 1e-6) == 0);
+}
+
+TEST_CASE("GPU prefill attention (one pass) reports a position past the slot and writes nothing",
+          "[gpu][attention]") {
+  std::mt19937 rng(5);
+  Case c = attention_case(AttnShape{32, 20, 50, 64, 2, 1, 16, 16, DType::f16, DType::f16}, rng);
+  c.one_sequence = true;
+  REQUIRE(setenv("DSE_GPU_FLASH_PREFILL", "1", 1) == 0);
+  const Outcome o = run_both(c);
+  unsetenv("DSE_GPU_FLASH_PREFILL");
+  CHECK(o.cpu_status.code() == StatusCode::out_of_range);
+  CHECK(o.gpu_status.code() == StatusCode::out_of_range);
+  CHECK(o.gpu_status.message() == o.cpu_status.message());
+  CHECK(same_bytes(o, 3));
 }
 
 // I8 / FP8E4M3 caches with one scale per (position, KV head): the GPU reads the same bytes and

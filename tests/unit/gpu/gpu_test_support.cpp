@@ -117,6 +117,7 @@ Outcome run_both(const Case& c) {
   step.d_step = d_step;
   step.d_error = d_error;
   step.slots = c.step.slots;  // the launchers size grids per slot, as the backend's session does
+  step.one_sequence = c.one_sequence;
   step.workspace_bytes = gpu_info->workspace_bytes(call);
   if (step.workspace_bytes > 0) {
     CUDA_REQUIRE(cudaMalloc(&step.workspace, step.workspace_bytes));

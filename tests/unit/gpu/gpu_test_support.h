@@ -35,6 +35,7 @@ struct Case {
   std::vector<int64_t> iparams;
   std::vector<float> fparams;
   StepInfo step;
+  bool one_sequence = false;  // GpuStep::one_sequence of the GPU launch
 };
 
 // What each backend left behind: the bytes of every operand and the run-time status.

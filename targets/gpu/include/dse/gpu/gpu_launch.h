@@ -81,6 +81,10 @@ struct GpuStep {
   // kernels cut one slot's cache rows into chunks). Must not exceed the device step's slots: a
   // smaller value only costs idle blocks, a larger one would leave positions unattended.
   int64_t slots = 1;
+  // Every step of this program is one sequence's rows at consecutive positions of one slot (never
+  // a batched step): the runtime sets it for the prefill program. Lets attention_f32 take its
+  // one-pass prefill kernel (attention_prefill.cuh).
+  bool one_sequence = false;
 };
 
 // Programmatic dependent launch (targets/gpu/src/launch.cuh): while an OverlappedLaunches object
