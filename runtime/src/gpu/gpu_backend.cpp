@@ -136,13 +136,26 @@ uint64_t logits_rows_of(const LoadedModel& model, const EntryPointInfo& entry) {
   return std::max<uint64_t>(1, std::min(rows, held));
 }
 
+// With `rows` > 0 the program is cut to that many token rows: every arena operand whose leading
+// dimension is the entry's token capacity (the activations) gets `rows` rows, so that launchers
+// pick the kernels of a smaller step; weights and caches are untouched.
 Status resolve_program(const LoadedModel& model, const EntryPointInfo& entry, std::span<void* const> addresses,
-                       GpuProgram& p) {
+                       GpuProgram& p, uint64_t rows = 0) {
   p.name = entry.name;
-  p.max_tokens = entry.max_tokens;
+  p.max_tokens = rows > 0 ? std::min<uint64_t>(rows, entry.max_tokens) : entry.max_tokens;
   p.d_tokens = static_cast<int32_t*>(addresses[entry.tokens_slot]);
   p.d_logits = static_cast<float*>(addresses[entry.logits_slot]);
-  p.logits_rows = logits_rows_of(model, entry);
+  p.logits_rows = std::min<uint64_t>(logits_rows_of(model, entry), p.max_tokens);
+  auto view_of = [&](uint32_t slot) {
+    const SlotInfo& info = model.slots()[slot];
+    TensorView v = make_view(info, addresses[slot]);
+    if (p.max_tokens < entry.max_tokens && info.region == fb::RegionKind::Arena && v.rank >= 1 &&
+        v.shape[0] == int64_t(entry.max_tokens)) {
+      v.bytes = v.bytes / uint64_t(v.shape[0]) * p.max_tokens;
+      v.shape[0] = int64_t(p.max_tokens);
+    }
+    return v;
+  };
   size_t n_views = 0;
   for (const InstructionInfo& in : entry.instructions) n_views += in.operands.size();
   p.views.reserve(n_views);  // KernelCall::operands points into views
@@ -159,7 +172,7 @@ Status resolve_program(const LoadedModel& model, const EntryPointInfo& entry, st
                                                  "as new as the dsc that compiled the artifact");
     }
     const TensorView* operands = p.views.data() + p.views.size();
-    for (uint32_t slot : in.operands) p.views.push_back(make_view(model.slots()[slot], addresses[slot]));
+    for (uint32_t slot : in.operands) p.views.push_back(view_of(slot));
     p.calls.push_back(make_kernel_call(operands, in.operands.size(), in.iparams.data(), in.iparams.size(),
                                        in.fparams.data(), in.fparams.size()));
     p.kernels.push_back(k);
@@ -191,7 +204,7 @@ class DeviceBackend final : public GpuBackend {
  public:
   ~DeviceBackend() override {
     // A failed release leaves nothing to do (HIP declares these results [[nodiscard]]).
-    for (GpuProgram* p : {&prefill_, &decode_}) {
+    for (GpuProgram* p : {&prefill_, &decode_, &decode_one_}) {
       if (p->graph) (void)cudaGraphExecDestroy(p->graph);
     }
     if (stream_) (void)cudaStreamDestroy(stream_);
@@ -213,7 +226,9 @@ class DeviceBackend final : public GpuBackend {
   uint64_t slots() const override { return slots_; }
 
   Status run(Entry entry, const int32_t* tokens, const StepInfo& step) override {
-    GpuProgram& p = entry == Entry::decode ? decode_ : prefill_;
+    // A one-row step on a --max-batch artifact replays the program cut to one row (decode_one_).
+    GpuProgram& decode = step.n_tokens == 1 && decode_one_.graph ? decode_one_ : decode_;
+    GpuProgram& p = entry == Entry::decode ? decode : prefill_;
     if (step.n_tokens < 1 || uint64_t(step.n_tokens) > p.max_tokens || step.slots != int64_t(slots_)) {
       return Status(StatusCode::invalid_argument,
                     "GPU step of \"" + std::string(p.name) + "\": " + std::to_string(step.n_tokens) + " tokens for " +
@@ -376,6 +391,9 @@ class DeviceBackend final : public GpuBackend {
   const float* last_logits_ = nullptr;
   uint64_t last_logits_rows_ = 1;
   GpuProgram prefill_, decode_;
+  // The decode program cut to one row, when the artifact's decode step has more (--max-batch):
+  // what a step of one sequence replays. Unused (no graph) otherwise.
+  GpuProgram decode_one_;
 };
 
 Result<GpuDeviceProps> query_device() {
@@ -633,6 +651,18 @@ Result<std::unique_ptr<GpuBackend>> DeviceBackend::create(const LoadedModel& mod
   // Both programs are captured once; the decode graph is what every token replays.
   DSE_RETURN_IF_ERROR(b->capture(b->decode_));
   DSE_RETURN_IF_ERROR(b->capture(b->prefill_));
+  // A --max-batch artifact: one sequence's steps (plain generate, or a batch of one) replay the
+  // decode program cut to one row, which takes the one-row GEMVs and the decode fusions; through
+  // the N-row program a 1.5B int4 artifact of --max-batch 16 decoded one sequence at 141 tok/s
+  // against 581 for --max-batch 1 (H200, session 3). Without a graph it is not used.
+  if (model.decode().max_tokens > 1) {
+    DSE_RETURN_IF_ERROR(resolve_program(model, model.decode(), addresses, b->decode_one_, 1));
+    gpu::fuse_decode_calls({&b->decode_one_.calls, &b->decode_one_.kernels, &b->decode_one_.kernel_names},
+                           b->decode_one_.fusion,
+                           fusion_env ? gpu::parse_fusion_options(fusion_env) : gpu::FusionOptions{});
+    b->decode_one_.overlapped = overlap_pays(b->decode_one_);
+    DSE_RETURN_IF_ERROR(b->capture(b->decode_one_));
+  }
   // Every graph and the argmax kernel once, at creation: the first launch of a kernel (module
   // loading, which is lazy by default since CUDA 12) must not happen in the token loop, which
   // allocates nothing. The graphs run an empty step (n_tokens 0: every kernel exits without
@@ -642,7 +672,7 @@ Result<std::unique_ptr<GpuBackend>> DeviceBackend::create(const LoadedModel& mod
   DSE_CUDA_TRY(cudaMemcpyAsync(&b->d_control_->step, &b->h_control_->step, sizeof(StepInfo), cudaMemcpyHostToDevice,
                                b->stream_),
                "writing the step to the device");
-  for (GpuProgram* p : {&b->decode_, &b->prefill_}) {
+  for (GpuProgram* p : {&b->decode_, &b->prefill_, &b->decode_one_}) {
     if (p->graph) DSE_CUDA_TRY(cudaGraphLaunch(p->graph, b->stream_), "warming up the " + std::string(p->name) + " graph");
   }
   DSE_CUDA_TRY(launch_argmax_rows_f32(b->decode_.d_logits, int64_t(b->vocab_),

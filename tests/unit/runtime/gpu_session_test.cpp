@@ -227,4 +227,13 @@ TEST_CASE("on a GPU, a batch of random models gives the CPU's tokens per sequenc
   p.top_k = 30;
   p.seed = 9;
   CHECK(batch_tokens(gpu.session, prompts, p) == batch_tokens(cpu.session, prompts, p));
+  // One sequence on this 3-slot artifact (plain generate, and a batch of one) replays the decode
+  // program cut to one row: the same tokens as the CPU.
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    dse_session_reset(gpu.session);
+    dse_session_reset(cpu.session);
+    CHECK(greedy(gpu.session, prompts[i], 16) == greedy(cpu.session, prompts[i], 16));
+  }
+  p.temperature = 0.0f;
+  CHECK(batch_tokens(gpu.session, {prompts[1]}, p) == batch_tokens(cpu.session, {prompts[1]}, p));
 }
