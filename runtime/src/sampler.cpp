@@ -197,15 +197,17 @@ SamplerCandidates Sampler::candidates(std::span<float> logits, std::span<const i
   float* p = probs_.get();
   int32_t* id = ids_.get();
 
-  if (!(params.temperature > 0.0f)) {
+  // The argmax alone (strict: the lowest id wins a tie), with probability 1.
+  auto greedy = [&]() -> SamplerCandidates {
     size_t best = 0;
     for (size_t i = 1; i < vocab; ++i) {
-      if (logits[i] > logits[best]) best = i;  // strict: the lowest id wins a tie
+      if (logits[i] > logits[best]) best = i;
     }
     p[0] = 1.0f;
     id[0] = int32_t(best);
     return {id, p, 1, 1.0};
-  }
+  };
+  if (!(params.temperature > 0.0f)) return greedy();
 
   const float inv_t = 1.0f / params.temperature;
   size_t n = vocab;
@@ -221,17 +223,9 @@ SamplerCandidates Sampler::candidates(std::span<float> logits, std::span<const i
   // Probabilities relative to the most likely token, whose value is exactly 1.
   float max_z = -INFINITY;
   for (size_t i = 0; i < n; ++i) max_z = std::max(max_z, p[i]);  // NaN never wins
+  // No finite logit (all -inf or NaN, or a +inf): the draw falls back to the greedy choice.
+  if (!std::isfinite(max_z)) return greedy();
   double mass = 0.0;
-  if (max_z == -INFINITY || !std::isfinite(max_z)) {
-    // No finite logit (all -inf or NaN, or +inf): the draw falls back to the greedy choice.
-    size_t best = 0;
-    for (size_t i = 1; i < vocab; ++i) {
-      if (logits[i] > logits[best]) best = i;
-    }
-    p[0] = 1.0f;
-    id[0] = int32_t(best);
-    return {id, p, 1, 1.0};
-  }
   for (size_t i = 0; i < n; ++i) {
     const float d = p[i] - max_z;
     p[i] = d >= -104.0f ? std::exp(d) : 0.0f;  // expf is 0 below -104 anyway; NaN becomes 0
