@@ -638,15 +638,18 @@ Result<std::unique_ptr<GpuBackend>> DeviceBackend::create(const LoadedModel& mod
   }
   DSE_RETURN_IF_ERROR(resolve_program(model, model.prefill(), addresses, b->prefill_));
   DSE_RETURN_IF_ERROR(resolve_program(model, model.decode(), addresses, b->decode_));
-  // Fewer launches per decode step (norms, q/k/v and residual adds merged into the GEMVs); same
-  // results. DSE_GPU_FUSION (a list of norm, merge, residual; or none) selects them for measuring.
+  // Fewer launches per decode step (norms, q/k/v, residual adds, rope + kv_store merged); same
+  // results. DSE_GPU_FUSION (fusion.h) selects them for measuring. Then the launch mode.
   const char* fusion_env = std::getenv("DSE_GPU_FUSION");
-  gpu::fuse_decode_calls({&b->decode_.calls, &b->decode_.kernels, &b->decode_.kernel_names}, b->decode_.fusion,
-                         fusion_env ? gpu::parse_fusion_options(fusion_env) : gpu::FusionOptions{});
+  const gpu::FusionOptions fusion = fusion_env ? gpu::parse_fusion_options(fusion_env) : gpu::FusionOptions{};
+  auto prepare_decode = [&](GpuProgram& p) {
+    gpu::fuse_decode_calls({&p.calls, &p.kernels, &p.kernel_names}, p.fusion, fusion);
+    p.overlapped = overlap_pays(p);
+  };
+  prepare_decode(b->decode_);
   b->last_logits_ = b->decode_.d_logits;
   b->last_logits_rows_ = b->decode_.logits_rows;
 
-  b->decode_.overlapped = overlap_pays(b->decode_);
   b->prefill_.one_sequence = true;  // generate_batch also prefills each prompt alone
   // Both programs are captured once; the decode graph is what every token replays.
   DSE_RETURN_IF_ERROR(b->capture(b->decode_));
@@ -657,10 +660,7 @@ Result<std::unique_ptr<GpuBackend>> DeviceBackend::create(const LoadedModel& mod
   // against 581 for --max-batch 1 (H200, session 3). Without a graph it is not used.
   if (model.decode().max_tokens > 1) {
     DSE_RETURN_IF_ERROR(resolve_program(model, model.decode(), addresses, b->decode_one_, 1));
-    gpu::fuse_decode_calls({&b->decode_one_.calls, &b->decode_one_.kernels, &b->decode_one_.kernel_names},
-                           b->decode_one_.fusion,
-                           fusion_env ? gpu::parse_fusion_options(fusion_env) : gpu::FusionOptions{});
-    b->decode_one_.overlapped = overlap_pays(b->decode_one_);
+    prepare_decode(b->decode_one_);
     DSE_RETURN_IF_ERROR(b->capture(b->decode_one_));
   }
   // Every graph and the argmax kernel once, at creation: the first launch of a kernel (module
