@@ -1,5 +1,5 @@
-// pdl_enabled() of launch.cuh: inside an OverlappedLaunches scope (gpu_launch.h), on a device of compute
-// capability 9.0 or newer (asked once per device), unless DSE_GPU_PDL=0.
+// current_device() and pdl_enabled() of launch.cuh: inside an OverlappedLaunches scope
+// (gpu_launch.h), on a device of compute capability 9.0 or newer, unless DSE_GPU_PDL=0.
 #include "launch.cuh"
 
 #include <atomic>
@@ -14,6 +14,29 @@ thread_local bool t_overlapped = false;
 OverlappedLaunches::OverlappedLaunches() : previous_(t_overlapped) { t_overlapped = true; }
 OverlappedLaunches::~OverlappedLaunches() { t_overlapped = previous_; }
 
+DeviceFacts current_device() {
+  // Per device: 0 until asked, then (multiprocessors << 8) | (cc_major << 1) | 1. Sessions on
+  // other threads may ask at the same time; devices are few, one past the table asks every time.
+  static std::atomic<uint32_t> cached[64] = {};
+  DeviceFacts facts;
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) return facts;
+  if (dev >= 0 && dev < 64) {
+    const uint32_t known = cached[dev].load(std::memory_order_relaxed);
+    if (known != 0) return {int(known >> 8), int((known >> 1) & 0x7f)};
+  }
+  int sms = 0, major = 0;
+  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess && sms > 0 && sms < (1 << 23))
+    facts.multiprocessors = sms;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess && major > 0 &&
+      major < 128)
+    facts.cc_major = major;
+  if (dev >= 0 && dev < 64)
+    cached[dev].store((uint32_t(facts.multiprocessors) << 8) | (uint32_t(facts.cc_major) << 1) | 1u,
+                      std::memory_order_relaxed);
+  return facts;
+}
+
 bool pdl_enabled() {
 #if defined(DSE_GPU_HIP)
   return false;
@@ -23,20 +46,7 @@ bool pdl_enabled() {
     const char* v = std::getenv("DSE_GPU_PDL");
     return v == nullptr || std::strcmp(v, "0") != 0;
   }();
-  if (!allowed) return false;
-  // 0: not asked yet, 1: no, 2: yes (sessions on other threads may ask at the same time). Devices
-  // are few; an index past the table asks every time.
-  static std::atomic<int> cached[64] = {};
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess) return false;
-  if (dev >= 0 && dev < 64) {
-    const int known = cached[dev].load(std::memory_order_relaxed);
-    if (known != 0) return known == 2;
-  }
-  int major = 0;
-  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) major = 0;
-  if (dev >= 0 && dev < 64) cached[dev].store(major >= 9 ? 2 : 1, std::memory_order_relaxed);
-  return major >= 9;
+  return allowed && current_device().cc_major >= 9;
 #endif
 }
 

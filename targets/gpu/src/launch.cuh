@@ -45,6 +45,15 @@ __device__ __forceinline__ void grid_dependency_sync() {
   allow_dependents();
 }
 
+// What launch decisions need to know of the current device, asked once per device (from any
+// thread): its multiprocessors (an H100's 132 when unknown: only grid sizes depend on it) and its
+// compute capability's major number (0 when unknown).
+struct DeviceFacts {
+  int multiprocessors = 132;
+  int cc_major = 0;
+};
+DeviceFacts current_device();
+
 // Whether a launch now uses PDL: inside an OverlappedLaunches scope, on a device of compute
 // capability 9.0 or newer, not turned off by DSE_GPU_PDL=0.
 bool pdl_enabled();

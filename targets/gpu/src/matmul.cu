@@ -103,18 +103,8 @@ constexpr int max_rows_per_warp() {
   return (F == WeightFormat::f32 || F == WeightFormat::f16 || F == WeightFormat::bf16) ? 2 : 4;
 }
 
-// Multiprocessors of the current device, asked once per device.
-int sm_count() {
-  static int cached[64] = {};
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 132;
-  if (cached[dev] == 0) {
-    int n = 0;
-    if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) n = 0;
-    cached[dev] = n > 0 ? n : 132;  // unknown: assume an H100's 132 (only the rows per warp depend on it)
-  }
-  return cached[dev];
-}
+// Multiprocessors of the current device.
+int sm_count() { return current_device().multiprocessors; }
 
 // Prefill chunks that do not take the tensor-core path, and decode shapes off the 16-byte path:
 // TB tokens per pass over the weights.
