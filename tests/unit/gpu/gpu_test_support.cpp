@@ -281,6 +281,12 @@ int64_t compare_f32(const Outcome& o, int index, double rtol, double atol) {
   return bad;
 }
 
+void check_refused_alike(const Outcome& o, StatusCode code) {
+  CHECK(o.cpu_status.code() == code);
+  CHECK(o.gpu_status.code() == code);
+  CHECK(o.gpu_status.message() == o.cpu_status.message());
+}
+
 bool same_bytes(const Outcome& o, int index) { return o.cpu[size_t(index)] == o.gpu[size_t(index)]; }
 
 }  // namespace dse::gpu::test

@@ -78,4 +78,7 @@ int64_t compare_f32(const Outcome& o, int index, double rtol, double atol = 0.0)
 // Byte-exact comparison (ids, f16 caches).
 bool same_bytes(const Outcome& o, int index);
 
+// Both backends refused the call with `code`, the GPU in the CPU's words.
+void check_refused_alike(const Outcome& o, StatusCode code);
+
 }  // namespace dse::gpu::test

@@ -118,6 +118,22 @@ TEST_CASE("generating tokens performs no heap allocation", "[allocation]") {
   dse_model_close(model);
 }
 
+namespace {
+// Writes `spec` to `f`, opens it and creates a session; skips the test when the session cannot be
+// created (no usable device for a GPU artifact).
+dse_session* open_or_skip(const TempFile& f, const TinyModelSpec& spec, dse_model*& model) {
+  REQUIRE(write_tiny_model(f.path(), spec).ok());
+  REQUIRE(dse_model_open(f.str().c_str(), nullptr, &model) == DSE_OK);
+  dse_session* session = nullptr;
+  if (dse_session_create(model, nullptr, &session) != DSE_OK) {
+    const std::string why = dse_last_error_message();
+    dse_model_close(model);
+    SKIP("no usable device: " + why);
+  }
+  return session;
+}
+}  // namespace
+
 TEST_CASE("on a GPU, generating allocates nothing on the host or on the device", "[allocation][gpu]") {
 #if !defined(DSE_TEST_HAS_CUDA)
   SKIP("built without DSE_ENABLE_CUDA");
@@ -125,15 +141,8 @@ TEST_CASE("on a GPU, generating allocates nothing on the host or on the device",
   TempFile f("alloc-gpu");
   TinyModelSpec spec = random_model(9);
   spec.backend = "cuda";
-  REQUIRE(write_tiny_model(f.path(), spec).ok());
   dse_model* model = nullptr;
-  REQUIRE(dse_model_open(f.str().c_str(), nullptr, &model) == DSE_OK);
-  dse_session* session = nullptr;
-  if (dse_session_create(model, nullptr, &session) != DSE_OK) {
-    const std::string why = dse_last_error_message();
-    dse_model_close(model);
-    SKIP("no usable CUDA device: " + why);
-  }
+  dse_session* session = open_or_skip(f, spec, model);
   size_t free_before = 0, free_after = 0, total = 0;
   REQUIRE(cudaMemGetInfo(&free_before, &total) == cudaSuccess);
 
@@ -175,15 +184,8 @@ void check_batch_allocates_nothing(const char* stem, bool device) {
   TinyModelSpec spec = random_model(11);
   spec.max_batch = 3;
   if (device) spec.backend = "cuda";
-  REQUIRE(write_tiny_model(f.path(), spec).ok());
   dse_model* model = nullptr;
-  REQUIRE(dse_model_open(f.str().c_str(), nullptr, &model) == DSE_OK);
-  dse_session* session = nullptr;
-  if (dse_session_create(model, nullptr, &session) != DSE_OK) {
-    const std::string why = dse_last_error_message();
-    dse_model_close(model);
-    SKIP("no usable device: " + why);
-  }
+  dse_session* session = open_or_skip(f, spec, model);
   const int32_t a[] = {kBos, kA, kB, kSpace, kC, kD, kE, kAB, kA}, b[] = {kBos, kE}, c[] = {kBos, kC, kC, kD, kA};
   const int32_t* prompts[] = {a, b, c};
   const size_t lengths[] = {9, 2, 5};
