@@ -59,6 +59,27 @@ __device__ __forceinline__ uint4 load_stream16(const void* p) {
 #endif
 }
 
+// A 16-byte copy from global to shared memory that does not pass through registers: on sm_80+ an
+// asynchronous copy (cp.async, L1 bypassed), finished by copy_async_wait_all(); elsewhere (HIP,
+// older targets) a plain load and store, already finished when it returns. Both pointers 16-byte
+// aligned.
+__device__ __forceinline__ void copy_async16(void* smem, const void* gmem) {
+#if !defined(DSE_GPU_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(gmem) : "memory");
+#else
+  *static_cast<uint4*>(smem) = *static_cast<const uint4*>(gmem);
+#endif
+}
+
+// Waits for this thread's copy_async16 copies (the block still needs a barrier before reading
+// other threads' copies).
+__device__ __forceinline__ void copy_async_wait_all() {
+#if !defined(DSE_GPU_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_all;" ::: "memory");
+#endif
+}
+
 // A 16-byte load of data that is read by many threads (activations): through the read-only cache.
 __device__ __forceinline__ float4 load_shared16(const float* p) {
   return __ldg(reinterpret_cast<const float4*>(p));

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "attention_decode.cuh"
 #include "attention_prefill.cuh"
 #include "common.cuh"
 #include "kv_cache.cuh"
@@ -28,12 +29,13 @@ Shape shape_of(const KernelCall& call) {
           call.iparams[3]};
 }
 
-// The one-pass prefill kernel applies: a program of one-sequence steps with prefill-sized chunks,
-// DSE_GPU_FLASH_PREFILL=1 (read at every launch, so tests can turn it on), head dims it holds,
+// The one-pass prefill kernel applies (the default; measured on an H200, 1.5B int4, 512-token
+// prefill: 16.4k -> 18.0k tok/s): a program of one-sequence steps with prefill-sized chunks,
+// DSE_GPU_FLASH_PREFILL not "0" (read at every launch, so tests can switch it), head dims it holds,
 // f32 or f16 caches of one dtype, a 16-byte aligned output.
 bool prefill_kernel_applies(const Shape& sh, const GpuStep& step, DType k, DType v, const void* out) {
   const char* env = std::getenv("DSE_GPU_FLASH_PREFILL");
-  if (env == nullptr || std::strcmp(env, "1") != 0) return false;
+  if (env != nullptr && std::strcmp(env, "0") == 0) return false;
   return step.one_sequence && sh.t_cap >= kPrefillRows && sh.d <= kPrefillMaxDim && sh.dv <= kPrefillMaxDim &&
          sh.d % 4 == 0 && sh.dv % 4 == 0 && k == v && (k == DType::f32 || k == DType::f16) &&
          reinterpret_cast<uintptr_t>(out) % 16 == 0;
@@ -124,11 +126,15 @@ Status launch_attention_f32(const KernelCall& call, const GpuStep& step, GpuStre
   a.step = step.d_step;
   a.err = step.d_error;
   a.op = GpuOp::attention;
-  with_cache_storage(kc.cache->dtype, [&](auto k) {
-    with_cache_storage(vc.cache->dtype, [&](auto v) {
-      launch_split_kernel<decltype(k), F32Storage, decltype(v), kThreads, kDimsPerThread>(a, stream);
+  if (decode_split_chosen(a, kc.cache->dtype == DType::f16 && vc.cache->dtype == DType::f16)) {
+    launch_decode_split_kernel(a, stream);
+  } else {
+    with_cache_storage(kc.cache->dtype, [&](auto k) {
+      with_cache_storage(vc.cache->dtype, [&](auto v) {
+        launch_split_kernel<decltype(k), F32Storage, decltype(v), kThreads, kDimsPerThread>(a, stream);
+      });
     });
-  });
+  }
   DSE_RETURN_IF_ERROR(launch_status("attention_f32 (split)"));
   launch_kernel(combine_kernel<>, dim3(unsigned(sh.hq), unsigned(sh.t_cap)), 128, combine_smem_bytes(plan.n_splits),
                 stream, a.part_out, a.part_ml, plan, a.heads, a.dv, static_cast<float*>(out.data), sh.hq * sh.dv, sh.dv,

@@ -8,8 +8,9 @@
 //
 // CUDA cores, f32 arithmetic (the same products and sums as the split kernel, in another order),
 // f32 or f16 caches, head dims <= 128. Used only where the launcher knows every row of the step
-// belongs to one sequence at consecutive positions (GpuStep::one_sequence: the prefill program)
-// and DSE_GPU_FLASH_PREFILL=1 (off by default until measured on a GPU).
+// belongs to one sequence at consecutive positions (GpuStep::one_sequence: the prefill program);
+// DSE_GPU_FLASH_PREFILL=0 turns it off (measured on an H200: 1.5B int4 prefill of 512 tokens
+// 16.4k tok/s with the split kernels, 18.0k with this one).
 #pragma once
 
 #include <cstdint>

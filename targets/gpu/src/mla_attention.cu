@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "attention_decode.cuh"
 #include "common.cuh"
 #include "kv_cache.cuh"
 #include "launch.cuh"
@@ -197,11 +198,15 @@ Status launch_mla_attention_f32(const KernelCall& call, const GpuStep& step, Gpu
   a.step = step.d_step;
   a.err = step.d_error;
   a.op = GpuOp::mla_attention;
-  with_cache_storage(lc.cache->dtype, [&](auto l) {
-    with_cache_storage(pc.cache->dtype, [&](auto p) {
-      launch_split_kernel<decltype(l), decltype(p), decltype(l), kSplitThreads, kDimsPerThread>(a, stream);
+  if (decode_split_chosen(a, lc.cache->dtype == DType::f16 && pc.cache->dtype == DType::f16)) {
+    launch_decode_split_kernel(a, stream);
+  } else {
+    with_cache_storage(lc.cache->dtype, [&](auto l) {
+      with_cache_storage(pc.cache->dtype, [&](auto p) {
+        launch_split_kernel<decltype(l), decltype(p), decltype(l), kSplitThreads, kDimsPerThread>(a, stream);
+      });
     });
-  });
+  }
   DSE_RETURN_IF_ERROR(launch_status("mla_attention_f32 (split)"));
 
   launch_kernel(combine_kernel<>, dim3(unsigned(sh.h), unsigned(sh.t_cap)), 128, combine_smem_bytes(lay.plan.n_splits),

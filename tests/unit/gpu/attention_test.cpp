@@ -164,6 +164,30 @@ TEST_CASE("GPU MLA attention (absorbed) matches the CPU kernel", "[gpu][mla]") {
   CHECK(compare_f32(o, 5, 2e-4, 1e-6) == 0);
 }
 
+// f16 latent and rope caches (the default KV dtype) take the staged decode kernel
+// (attention_decode.cuh): the latent tile serves as keys and values, chunks of 64 positions span
+// two tiles of 32 keys at C = 512; C = 96 (12 value vectors, not a power of two) keeps the split
+// kernel. Several rows, the second slot of a two-slot cache.
+TEST_CASE("GPU MLA attention over f16 latent and rope caches matches the CPU kernel", "[gpu][mla]") {
+  const MlaShape s = GENERATE(MlaShape{1, 1, 600, 700, 16, 128, 64, 512, 128, DType::f16, DType::f16, DType::bf16},
+                              MlaShape{8, 7, 250, 600, 3, 32, 16, 128, 24, DType::f16, DType::f16, DType::bf16},
+                              MlaShape{8, 7, 250, 600, 3, 32, 16, 96, 24, DType::f16, DType::f16, DType::bf16},
+                              MlaShape{1, 1, 0, 8, 2, 16, 8, 64, 16, DType::f16, DType::f16, DType::f32});
+  const int64_t slot = GENERATE(0, 1);
+  MlaShape m = s;
+  m.s = s.s * 2;  // two slots of s.s rows
+  std::mt19937 rng(uint32_t(m.s + m.c + 9 + slot));
+  Case c = mla_case(m, rng);
+  c.step.slot = slot;
+  c.step.slots = 2;
+  INFO("T " << m.n_tokens << "/" << m.t_cap << " start " << m.start << " S " << m.s << " H " << m.h << " C " << m.c
+            << " slot " << slot);
+  const Outcome o = run_both(c);
+  REQUIRE(o.cpu_status.ok());
+  REQUIRE(o.gpu_status.ok());
+  CHECK(compare_f32(o, 5, 2e-4, 1e-6) == 0);
+}
+
 TEST_CASE("GPU MLA attention matches the CPU kernel for I8 and FP8 latent and rope caches", "[gpu][mla][kv_quant]") {
   const DType cd = GENERATE(DType::i8, DType::fp8e4m3);
   const DType pd = GENERATE(DType::i8, DType::fp8e4m3, DType::f32);
