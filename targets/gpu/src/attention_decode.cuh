@@ -10,7 +10,7 @@
 // a block issues the whole tile's copies at once (one round trip to memory per tile), then
 // computes from shared memory: a team of 8, 16 or 32 lanes per key for the scores (each lane an
 // 8-value slice of q in registers against one 16-byte vector of the key), and for the output
-// each thread 8 dims of the value rows over every (128 / (dv / 8))-th key of the tile.
+// each thread 8 dims of the value rows over every (256 / (dv / 8))-th key of the tile.
 //
 // MLA reads its latent rows as both key part 1 and value: the value rows are then not copied
 // again but read from the key tile (v_in_k1).
@@ -26,11 +26,16 @@
 
 namespace dse::gpu {
 
-inline constexpr int kDecodeThreads = 128;
+// 8 warps: at batch 1 a decode step has about one busy block per multiprocessor, so the block's
+// own warps are all the latency hiding there is (4 warps measured 17.7 us for V2-Lite's MLA at
+// position 511, most of it waiting).
+inline constexpr int kDecodeThreads = 256;
+inline constexpr int kDecodeWarps = kDecodeThreads / kLanes;
+inline constexpr int kDecodeKeysPerTeam = 4;  // keys a team scores together: independent chains
 inline constexpr int kDecodeMaxTileKeys = 64;
 inline constexpr int kDecodeQVecs = 3;                   // 8-value slices of q per lane: d1 + d2 <= 768
 inline constexpr int64_t kDecodeTileBytes = 40 * 1024;  // shared memory of one tile (keys + values)
-inline constexpr size_t kDecodeReduceBytes = 4096;       // the final sum over row groups: always 4 KB
+inline constexpr size_t kDecodeReduceBytes = kDecodeThreads * 8 * sizeof(float);  // the sum over row groups
 
 // Whether a value row is the key's part 1 itself (MLA's latent): read from the key tile.
 inline bool decode_v_in_k1(const SplitArgs& a) {
@@ -91,7 +96,7 @@ __device__ __forceinline__ void axpy8(float p, const uint4& v, float (&acc)[8]) 
 // grid (n_splits, heads, token_cap), kDecodeThreads threads, decode_smem_bytes of dynamic shared
 // memory. kTeam: lanes per key for the scores (8, 16 or 32; >= (d1 + d2) / 8 / kDecodeQVecs).
 template <int kTeam>
-__global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(SplitArgs a, int tile_keys, bool v_in_k1) {
+__global__ void __launch_bounds__(kDecodeThreads, 2) decode_split_kernel(SplitArgs a, int tile_keys, bool v_in_k1) {
   grid_dependency_sync();
   const int64_t split = blockIdx.x;
   const int h = blockIdx.y;
@@ -168,20 +173,34 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(SplitArgs 
     copy_async_wait_all();
     __syncthreads();
 
-    // Scores: kTeamsPerWarp keys per warp at a time; the loop bound is the same in every lane.
-    for (int base = warp * kTeamsPerWarp; base < n; base += (kDecodeThreads / kLanes) * kTeamsPerWarp) {
-      const int jj = base + lane / kTeam;
-      float s = 0.0f;
-      if (jj < n) {
+    // Scores: team `team` of the block scores keys team + u * teams, u < kDecodeKeysPerTeam, at
+    // once (their shared-memory loads in flight together); the loop bound is the same in every lane.
+    constexpr int kTeams = kDecodeWarps * kTeamsPerWarp;
+    const int team = warp * kTeamsPerWarp + lane / kTeam;
+    for (int base = 0; base < n; base += kTeams * kDecodeKeysPerTeam) {
+      float s[kDecodeKeysPerTeam];
 #pragma unroll
-        for (int i = 0; i < kDecodeQVecs; ++i) {
-          const int v = member + i * kTeam;
-          if (v < nvk) s = dot8(v < nv1 ? k1s[jj * nv1 + v] : k2s[jj * nv2 + (v - nv1)], q[i], s);
+      for (int u = 0; u < kDecodeKeysPerTeam; ++u) {
+        const int jj = base + team + u * kTeams;
+        s[u] = 0.0f;
+        if (jj < n) {
+#pragma unroll
+          for (int i = 0; i < kDecodeQVecs; ++i) {
+            const int v = member + i * kTeam;
+            if (v < nvk) s[u] = dot8(v < nv1 ? k1s[jj * nv1 + v] : k2s[jj * nv2 + (v - nv1)], q[i], s[u]);
+          }
         }
       }
 #pragma unroll
-      for (int o = kTeam / 2; o >= 1; o /= 2) s += __shfl_xor_sync(0xffffffffu, s, o, kLanes);
-      if (member == 0 && jj < n) ps[jj] = a.scale * s;
+      for (int o = kTeam / 2; o >= 1; o /= 2) {
+#pragma unroll
+        for (int u = 0; u < kDecodeKeysPerTeam; ++u) s[u] += __shfl_xor_sync(0xffffffffu, s[u], o, kLanes);
+      }
+#pragma unroll
+      for (int u = 0; u < kDecodeKeysPerTeam; ++u) {
+        const int jj = base + team + u * kTeams;
+        if (member == 0 && jj < n) ps[jj] = a.scale * s[u];
+      }
     }
     __syncthreads();
 
@@ -202,12 +221,13 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_split_kernel(SplitArgs 
     m = m_new;
 #pragma unroll
     for (int i = 0; i < 8; ++i) acc[i] *= corr;
+#pragma unroll 4
     for (int jj = rg; jj < n; jj += row_groups) axpy8(ps[jj], vs[jj * v_stride + col], acc);
     __syncthreads();  // the next tile overwrites the shared memory
   }
 
   // Sum the row groups' partial outputs in a fixed order.
-  float* red = reinterpret_cast<float*>(tile);  // [row_groups][dv]: 4 KB
+  float* red = reinterpret_cast<float*>(tile);  // [row_groups][dv]: kDecodeReduceBytes
 #pragma unroll
   for (int i = 0; i < 8; ++i) red[rg * a.dv + 8 * col + i] = acc[i];
   __syncthreads();

@@ -2,9 +2,10 @@
 // of weight_dot.cuh (which spends a PRMT, an FADD and an FFMA on every weight and was measured
 // instruction-bound), at the price of rounding x to f16.
 //
-// Per 32-bit word of 8 nibbles (k = 8m .. 8m+7, low nibble first) one LOP3 (after a shift) puts
-// nibbles j and j+4 under the exponent of 1024.0 in a half2, one HSUB2 removes 1032 (exact: small
-// integers), one HFMA2 multiplies by (x[j], x[j+4]) and accumulates: 15 instructions per 8 weights.
+// Per 32-bit word of 8 nibbles (k = 8m .. 8m+7, low nibble first) masks put nibbles j and j+4
+// under the exponent of 1024.0 in a half2 (or 16 times them, W4Batch::accumulate), one HSUB2 or
+// HFMA2 leaves n - 8 (exact: small integers), one HFMA2 multiplies by (x[j], x[j+4]) and
+// accumulates: 13 instructions per 8 weights.
 // x is staged once per block in shared memory in that pair order, scaled by a power of two so that
 // the 16 products a half2 lane sums per 32-weight vector stay far inside f16's range; each
 // vector's half2 sum is widened to f32 and multiplied by its group scale there.
@@ -59,6 +60,25 @@ __device__ __forceinline__ float stage_x_half(const float* x, int64_t k, uint4* 
   for (int64_t g = threadIdx.x; g < groups; g += blockDim.x)
     store_x_group(xs, g, groups / 4, load_shared16(x + 8 * g), load_shared16(x + 8 * g + 4), s);
   __syncthreads();
+  return ldexpf(1.0f, -e);
+}
+
+// stage_x_half by one warp for the 8-value groups [g_begin, g_end) of x only, with its own
+// factor: for a kernel whose warps each read their own slice of K (or their own vector), so that
+// no block barrier is needed. The entries keep the layout of the whole K = 32 * nvec. Returns
+// 2^-e of the slice; the caller's __syncwarp() publishes the entries to the warp.
+__device__ __forceinline__ float stage_x_half_slice(const float* x, int64_t g_begin, int64_t g_end, int64_t nvec,
+                                                    uint4* xs, int lane) {
+  float m = 0.0f;
+  for (int64_t g = g_begin + lane; g < g_end; g += kLanes) {
+    const float4 a = load_shared16(x + 8 * g), b = load_shared16(x + 8 * g + 4);
+    m = fmaxf(m, fmaxf(fmaxf(fmaxf(fabsf(a.x), fabsf(a.y)), fmaxf(fabsf(a.z), fabsf(a.w))),
+                       fmaxf(fmaxf(fabsf(b.x), fabsf(b.y)), fmaxf(fabsf(b.z), fabsf(b.w)))));
+  }
+  const int e = f16_stage_exponent(warp_max(m));
+  const float s = ldexpf(1.0f, e);
+  for (int64_t g = g_begin + lane; g < g_end; g += kLanes)
+    store_x_group(xs, g, nvec, load_shared16(x + 8 * g), load_shared16(x + 8 * g + 4), s);
   return ldexpf(1.0f, -e);
 }
 
@@ -125,14 +145,48 @@ struct W4Batch {
     }
   }
 
+  // The same loads from rows given as pointers (the first byte of row r's weights and of its
+  // scales): the persistent GEMV computes them once per task, so a chunk's loads cost an add each
+  // rather than a 64-bit multiply (the per-chunk integer work was half the kernel's instructions).
+  // Vector indices are 32-bit (a row is far below 2^31 vectors).
+  __device__ __forceinline__ void load_rows(const uint8_t* const (&w)[R], const uint16_t* const (&s)[R], int v0,
+                                            int nvec, int group_shift, int group_vecs) {
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int v = v0 + u * kLanes;
+      const bool live = v < nvec;
+      const int vv = live ? v : nvec - 1;  // in bounds even if the load is hoisted above the test
+      const int gi = group_shift >= 0 ? (vv >> group_shift) : vv / group_vecs;
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        wv[u][r] = live ? load_stream16(w[r] + size_t(vv) * 16) : make_uint4(0, 0, 0, 0);
+        sc[u][r] = live ? f16_to_f32(s[r][gi]) : 0.0f;
+      }
+    }
+  }
+
   // acc[r] += sum over the batch's vectors of (W[row r] . x) for those 32 k, before the x factor.
+  // Per 32-bit word q (nibbles n0..n7): q & 0x000f000f and (q >> 8) & 0x000f000f put (n0, n4) and
+  // (n2, n6) under the exponent of 1024 (an HSUB2 of 1032 leaves n - 8); q & 0x00f000f0 and its
+  // shifted twin put (16 n1, 16 n5) and (16 n3, 16 n7) there, and an HFMA2 by 1/16 minus 72 leaves
+  // n - 8 as well. Every step is exact in f16, so the sums are those of one LOP3 + HSUB2 per
+  // pair, in the same order, with 5 integer instructions per word instead of 7.
   __device__ __forceinline__ void accumulate(const uint4* xs, int64_t v0, int64_t nvec, float (&acc)[R]) const {
+    accumulate_until(xs, v0, nvec, nvec, acc);
+  }
+
+  // accumulate for vectors below v_end only (a warp's slice of K; x in the layout of K = 32 nvec).
+  __device__ __forceinline__ void accumulate_until(const uint4* xs, int64_t v0, int64_t v_end, int64_t nvec,
+                                                   float (&acc)[R]) const {
     const __half2 bias = __float2half2_rn(1032.0f);
+    const __half2 sixteenth = __float2half2_rn(1.0f / 16.0f);
+    const __half2 minus_72 = __float2half2_rn(-72.0f);
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int64_t v = v0 + int64_t(u) * kLanes;
-      const bool live = v < nvec;
-      const int64_t xv = live ? v : 0;  // a dead vector reads x[0..31] (in bounds) and adds 0
+      const bool live = v < v_end;
+      // A dead vector reads the last live one's x (staged by this warp, in bounds) and adds 0.
+      const int64_t xv = live ? v : v_end - 1;
       uint4 xq[4];
 #pragma unroll
       for (int i = 0; i < 4; ++i) xq[i] = xs[x_slot(4 * xv + i, nvec)];
@@ -141,14 +195,19 @@ struct W4Batch {
         __half2 h = __float2half2_rn(0.0f);
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
-          const uint32_t q = vec_word(wv[u][r], i);
-#pragma unroll
-          for (int j = 0; j < 4; ++j) {
-            const uint32_t t = ((q >> (4 * j)) & 0x000f000fu) | 0x64006400u;  // {1024 + n_j, 1024 + n_j+4}
-            const __half2 nib = __hsub2(*reinterpret_cast<const __half2*>(&t), bias);
-            const uint32_t xw = vec_word(xq[i], j);
-            h = __hfma2(nib, *reinterpret_cast<const __half2*>(&xw), h);
-          }
+          const uint32_t q = vec_word(wv[u][r], i), q8 = q >> 8;
+          const uint32_t t0 = (q & 0x000f000fu) | 0x64006400u, t1 = (q & 0x00f000f0u) | 0x64006400u;
+          const uint32_t t2 = (q8 & 0x000f000fu) | 0x64006400u, t3 = (q8 & 0x00f000f0u) | 0x64006400u;
+          const __half2 n0 = __hsub2(*reinterpret_cast<const __half2*>(&t0), bias);
+          const __half2 n1 = __hfma2(*reinterpret_cast<const __half2*>(&t1), sixteenth, minus_72);
+          const __half2 n2 = __hsub2(*reinterpret_cast<const __half2*>(&t2), bias);
+          const __half2 n3 = __hfma2(*reinterpret_cast<const __half2*>(&t3), sixteenth, minus_72);
+          const uint32_t x0 = vec_word(xq[i], 0), x1 = vec_word(xq[i], 1), x2 = vec_word(xq[i], 2),
+                         x3 = vec_word(xq[i], 3);
+          h = __hfma2(n0, *reinterpret_cast<const __half2*>(&x0), h);
+          h = __hfma2(n1, *reinterpret_cast<const __half2*>(&x1), h);
+          h = __hfma2(n2, *reinterpret_cast<const __half2*>(&x2), h);
+          h = __hfma2(n3, *reinterpret_cast<const __half2*>(&x3), h);
         }
         const float2 f = __half22float2(h);
         acc[r] = fmaf(live ? f.x + f.y : 0.0f, sc[u][r], acc[r]);

@@ -238,27 +238,48 @@ constexpr int kStreamThreads = 256;
 // The one-block-per-task form stages x again for every 4 tasks (for 1.5B shapes as many bytes of
 // x from L2 as of weights) and waits for each task's loads before issuing the next ones.
 // kNorm: the rms_norm prologue (stage_rms_norm_half), so the norm costs no launch of its own.
+// Scale groups per row of `w` without a 64-bit division where the group is a power of two.
+__device__ __forceinline__ int64_t groups_per_row(const WeightMatrix& w) {
+  return w.group_shift >= 0 ? (w.k / 32) >> w.group_shift : w.k / w.group;
+}
+
+// Three blocks per multiprocessor (<= 85 registers): ptxas gave the two-row instances 92, which
+// leaves two, and the kernel lives on the weight loads each resident warp has in flight.
 template <int R, int U, bool kNorm, bool kResidual, bool kMulti>
-__global__ void __launch_bounds__(kStreamThreads) gemv_w4_stream_kernel(DecodeArgs a) {
+__global__ void __launch_bounds__(kStreamThreads, 3) gemv_w4_stream_kernel(DecodeArgs a) {
   extern __shared__ uint4 xs_half[];
   __shared__ float red[kStreamThreads / kLanes];
   __shared__ double red_sum[kNorm ? kStreamThreads / kLanes : 1];
   const int lane = threadIdx.x % kLanes;
   const int64_t stride = int64_t(gridDim.x) * (kStreamThreads / kLanes);
-  const int64_t nvec = a.part[0].w.k / 32;  // every part reads the same x: one K
-  constexpr int64_t kChunk = int64_t(kLanes) * U;
+  const int nvec = int(a.part[0].w.k / 32);  // every part reads the same x: one K
+  constexpr int kChunk = kLanes * U;
   // The rows of task t; a task past the last loads task 0's rows and stores nothing.
   auto rows_of = [&](int64_t t, int64_t (&rows)[R]) {
     const int64_t q = t < a.warps ? t : 0;
     const GemvPart& part = part_of<kMulti>(a, q);
     clamp_rows((q - part.first_warp) * R, part.n, rows);
   };
+  // Loads the chunk at vector v0 of task t's rows. The row pointers are made here and not kept:
+  // holding them across the loop took the two-row kernel from 78 to 126 registers.
+  auto load = [&](W4Batch<R, U>& b, int64_t t, const int64_t (&rows)[R], int v0) {
+    const GemvPart& part = part_of<kMulti>(a, t < a.warps ? t : 0);
+    const int64_t rb = part.w.k / 2, groups = groups_per_row(part.w);
+    const uint8_t* w[R];
+    const uint16_t* sc[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      w[r] = part.w.data + rows[r] * rb;
+      sc[r] = static_cast<const uint16_t*>(part.w.scales) + rows[r] * groups;
+    }
+    b.load_rows(w, sc, v0, nvec, part.w.group_shift, part.w.group / 32);
+  };
   int64_t task = int64_t(blockIdx.x) * (kStreamThreads / kLanes) + threadIdx.x / kLanes;
-  int64_t vb = 0;  // first vector of the current chunk (the same in every lane)
+  int vb = 0;  // first vector of the current chunk (the same in every lane)
   int64_t wrow[R];
   rows_of(task, wrow);
   W4Batch<R, U> cur;
-  cur.load(part_of<kMulti>(a, task < a.warps ? task : 0).w, wrow, vb + lane, nvec);
+  load(cur, task, wrow, vb + lane);
   grid_dependency_sync();  // weights are never written by a kernel; x is
   const int64_t n_tokens = a.step->n_tokens;
   float x_factor;
@@ -273,12 +294,18 @@ __global__ void __launch_bounds__(kStreamThreads) gemv_w4_stream_kernel(DecodeAr
   while (task < a.warps) {
     // The next chunk: the rest of this task's rows, else the next task's first vectors.
     const bool last_chunk = vb + kChunk >= nvec;
-    const int64_t next_task = last_chunk ? task + stride : task;
-    const int64_t next_vb = last_chunk ? 0 : vb + kChunk;
+    int64_t next_task = task;
+    int next_vb = vb + kChunk;
     int64_t next_rows[R];
-    rows_of(next_task, next_rows);
+#pragma unroll
+    for (int r = 0; r < R; ++r) next_rows[r] = wrow[r];
+    if (last_chunk) {
+      next_task = task + stride;
+      next_vb = 0;
+      rows_of(next_task, next_rows);
+    }
     W4Batch<R, U> nxt;
-    if (next_task < a.warps) nxt.load(part_of<kMulti>(a, next_task).w, next_rows, next_vb + lane, nvec);
+    if (next_task < a.warps) load(nxt, next_task, next_rows, next_vb + lane);
     cur.accumulate(xs_half, vb + lane, nvec, acc);
     if (last_chunk) {
       const GemvPart& part = part_of<kMulti>(a, task);
@@ -295,6 +322,85 @@ __global__ void __launch_bounds__(kStreamThreads) gemv_w4_stream_kernel(DecodeAr
     vb = next_vb;
 #pragma unroll
     for (int r = 0; r < R; ++r) wrow[r] = next_rows[r];
+  }
+}
+
+// The int4 GEMV for long rows and few of them (the down projections: 1.5B 1536 x 8960, 7B
+// 4096 x 11008), split over K inside a block. The persistent kernel above gives such a matrix
+// one row per warp: the 1.5B's 1536 rows fill half the resident warps, each walks its row in
+// three dependent chunks, and every block stages the whole 35 KB x (as many bytes from L2 as the
+// weights): 13.4 us, 13% of the bandwidth (kernel bench, H200). Here warp w of a block owns the
+// w-th eighth of K for the whole kernel: it stages only that slice of x, with its own f16 factor
+// and no block barrier, and for each of the block's row groups (R rows) computes its slice's
+// partial dots; the block then adds the eight partials in warp order (deterministic) and warp 0
+// stores. One barrier per row group; the partials are double-buffered so that it is the only one.
+constexpr int kSplitWarps = kStreamThreads / kLanes;
+
+template <int R, int U, bool kResidual>
+__global__ void __launch_bounds__(kStreamThreads, 2) gemv_w4_splitk_kernel(DecodeArgs a) {
+  extern __shared__ uint4 xs_half[];
+  __shared__ float partial[2][kSplitWarps][R];
+  const GemvPart& part = a.part[0];
+  const int lane = threadIdx.x % kLanes, warp = threadIdx.x / kLanes;
+  const int nvec = int(part.w.k / 32);
+  const int v_begin = warp * nvec / kSplitWarps, v_end = (warp + 1) * nvec / kSplitWarps;
+  const int64_t row_groups = ceil_div(part.n, R);
+  const int64_t rb = part.w.k / 2, groups = groups_per_row(part.w);
+  auto load = [&](W4Batch<R, U>& b, int64_t group, int v0) {
+    int64_t rows[R];
+    clamp_rows((group < row_groups ? group : 0) * R, part.n, rows);
+    const uint8_t* w[R];
+    const uint16_t* sc[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      w[r] = part.w.data + rows[r] * rb;
+      sc[r] = static_cast<const uint16_t*>(part.w.scales) + rows[r] * groups;
+    }
+    b.load_rows(w, sc, v0, v_end, part.w.group_shift, part.w.group / 32);
+  };
+  constexpr int kChunk = kLanes * U;
+  int64_t group = blockIdx.x;
+  int vb = v_begin;
+  W4Batch<R, U> cur;
+  load(cur, group, vb + lane);
+  grid_dependency_sync();  // weights are never written by a kernel; x is
+  const int64_t n_tokens = a.step->n_tokens;
+  const float x_factor = stage_x_half_slice(a.x, 4 * int64_t(v_begin), 4 * int64_t(v_end), nvec, xs_half, lane);
+  __syncwarp();
+  float acc[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) acc[r] = 0.0f;
+  int parity = 0;
+  while (group < row_groups) {
+    const bool last_chunk = vb + kChunk >= v_end;
+    const int64_t next_group = last_chunk ? group + gridDim.x : group;
+    const int next_vb = last_chunk ? v_begin : vb + kChunk;
+    W4Batch<R, U> nxt;
+    if (next_group < row_groups) load(nxt, next_group, next_vb + lane);
+    cur.accumulate_until(xs_half, vb + lane, v_end, nvec, acc);
+    if (last_chunk) {
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        const float p = warp_sum(acc[r]) * x_factor;
+        if (lane == 0) partial[parity][warp][r] = p;
+        acc[r] = 0.0f;
+      }
+      __syncthreads();
+      if (warp == 0 && lane < R) {
+        const int64_t row = group * R + lane;
+        float v = 0.0f;
+#pragma unroll
+        for (int w = 0; w < kSplitWarps; ++w) v += partial[parity][w][lane];
+        if (row < part.n) {
+          v += part.bias ? part.bias[row] : 0.0f;
+          if (n_tokens >= 1) store_row<kResidual>(a, part, row, v);
+        }
+      }
+      parity ^= 1;
+    }
+    cur = nxt;
+    group = next_group;
+    vb = next_vb;
   }
 }
 
@@ -351,10 +457,40 @@ void launch_w4_stream_at(DecodeArgs a, GpuStream stream) {
   launch_kernel(kernel, dim3(unsigned(blocks)), kStreamThreads, smem, stream, a);
 }
 
+// The split-K kernel applies to one matrix of at least kSplitWarps * 32 vectors per row (every
+// warp's slice at least a full chunk of one vector per lane), without the norm prologue, whose
+// rows are fewer than the persistent kernel's resident warps (3 blocks of 8 per multiprocessor).
+// Measured end to end on an H200: the 1.5B's down (1536 rows) 765 -> 780 tok/s; the 7B's (4096
+// rows, more than the 3168 resident warps) 388.7 -> 386.0, so it stays with the persistent kernel.
+// DSE_GPU_GEMV_W4_SPLITK=0 gives every matrix to the persistent kernel (for measuring).
+bool splitk_applies(const DecodeArgs& a, bool norm) {
+  static const bool enabled = [] {
+    const char* v = std::getenv("DSE_GPU_GEMV_W4_SPLITK");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  return enabled && a.parts == 1 && !norm && a.part[0].w.k / 32 >= 256 &&
+         a.part[0].n < int64_t(3 * kSplitWarps) * sm_count();
+}
+
+template <bool kResidual>
+void launch_w4_splitk(const DecodeArgs& a, GpuStream stream) {
+  constexpr int R = 2, U = 2;
+  const auto kernel = gemv_w4_splitk_kernel<R, U, kResidual>;
+  const size_t smem = size_t(a.part[0].w.k) * 2;
+  int fits = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&fits, kernel, kStreamThreads, smem) != cudaSuccess || fits < 1) {
+    (void)cudaGetLastError();
+    fits = 1;
+  }
+  const int64_t blocks = std::min<int64_t>(ceil_div(a.part[0].n, R), int64_t(stream_blocks_per_sm(fits)) * sm_count());
+  launch_kernel(kernel, dim3(unsigned(blocks)), kStreamThreads, smem, stream, a);
+}
+
 // Two rows per task where that still gives every resident warp several tasks (7B-class gate_up),
 // else one (1536- to 4096-row matrices: more warps streaming at once).
 template <bool kNorm, bool kResidual>
 void launch_w4_stream(const DecodeArgs& a, GpuStream stream) {
+  if (splitk_applies(a, kNorm)) return launch_w4_splitk<kResidual>(a, stream);
   int64_t rows = 0;
   for (int j = 0; j < a.parts; ++j) rows += a.part[j].n;
   const bool two = rows / 2 >= int64_t(16) * sm_count();

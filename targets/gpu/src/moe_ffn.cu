@@ -2,6 +2,7 @@
 #include "moe_ffn.cuh"
 
 #include "common.cuh"
+#include "gemv_w4_half.cuh"
 #include "launch.cuh"
 #include "weight_dot.cuh"
 
@@ -115,12 +116,187 @@ __global__ void __launch_bounds__(kThreads) down_kernel(MoeArgs a) {
     if (lane == 0 && n0 + r < a.hidden) a.out[t * a.hidden + n0 + r] = sum[r];
 }
 
+// The int4 experts in packed f16 arithmetic (gemv_w4_half.cuh: about half the instructions per
+// weight of the f32 path above, which was instruction-bound), for the 16-byte path with
+// K % 32 == 0. Blocks are larger than above because each one stages its x in shared memory:
+// the more rows a block covers, the fewer bytes of x it reads from L2 per byte of weights.
+constexpr int kHalfThreads = 256;
+constexpr int kHalfWarps = kHalfThreads / kLanes;
+constexpr int kGateUpRows = 2;  // inter rows per warp: 2 gate + 2 up rows, 2 vectors each in flight
+constexpr int kGateUpVecs = 2;
+constexpr int kDownThreads = 512;  // one row of H per warp: 16 rows per block share the staged acts
+constexpr int kDownWarps = kDownThreads / kLanes;
+// Vectors per lane per batch; two batches in flight. 2 * 5 covers DeepSeek-V2-Lite's 8.25 and
+// V2's 9 vectors per lane, so that all of a row's loads are issued before the acts are staged.
+constexpr int kDownVecs = 5;
+
+// Shared memory of the f16 kernels: x in f16 (gate_up), the top_k act vectors in f16 and their
+// factors (down). Both must fit the 48 KiB a launch gets without opting in to more.
+constexpr int64_t kHalfSmemLimit = 48 * 1024;
+int64_t gate_up_half_smem(const MoeArgs& a) { return a.hidden * 2; }
+int64_t down_half_smem(const MoeArgs& a) { return a.top_k * (a.inter * 2 + int64_t(sizeof(float))); }
+
+// grid (ceil(I / (kHalfWarps * kGateUpRows)), top_k, token_cap); x_t staged in f16 (H * 2 bytes).
+__global__ void __launch_bounds__(kHalfThreads) gate_up_w4_half_kernel(MoeArgs a) {
+  extern __shared__ uint4 xs_half[];
+  __shared__ float red[kHalfWarps];
+  grid_dependency_sync();
+  const int64_t t = blockIdx.z;
+  const int64_t j = blockIdx.y;
+  const int64_t live_rows = step_rows(a.step, a.cap);
+  const int32_t bad = *a.bad;
+  const int64_t e = a.ids[t * a.top_k + j];  // row t < capacity always exists; used once valid
+  if (t >= live_rows || bad) return;
+  const int lane = threadIdx.x % kLanes;
+  const int64_t r0 = (int64_t(blockIdx.x) * kHalfWarps + threadIdx.x / kLanes) * kGateUpRows;
+  // Warps past the last row still help stage x (the block synchronises once), then leave.
+  const bool active = r0 < a.inter;
+  int64_t rows[2 * kGateUpRows];  // gate rows, then the matching up rows
+#pragma unroll
+  for (int r = 0; r < kGateUpRows; ++r) {
+    const int64_t rr = r0 + r < a.inter ? r0 + r : a.inter - 1;
+    rows[r] = e * 2 * a.inter + rr;
+    rows[kGateUpRows + r] = e * 2 * a.inter + a.inter + rr;
+  }
+  const int64_t nvec = a.hidden / 32;
+  // The first weights are on their way while x is staged.
+  W4Batch<2 * kGateUpRows, kGateUpVecs> batch;
+  if (active) batch.load(a.gate_up, rows, lane, nvec);
+  const float x_factor = stage_x_half(a.x + t * a.hidden, a.hidden, xs_half, red);
+  if (!active) return;
+  float acc[2 * kGateUpRows];
+#pragma unroll
+  for (int r = 0; r < 2 * kGateUpRows; ++r) acc[r] = 0.0f;
+  for (int64_t v0 = lane; v0 < nvec; v0 += int64_t(kLanes) * kGateUpVecs) {
+    if (v0 != lane) batch.load(a.gate_up, rows, v0, nvec);
+    batch.accumulate(xs_half, v0, nvec, acc);
+  }
+#pragma unroll
+  for (int r = 0; r < kGateUpRows; ++r) {
+    const float g = warp_sum(acc[r]) * x_factor;
+    const float u = warp_sum(acc[kGateUpRows + r]) * x_factor;
+    if (lane == 0 && r0 + r < a.inter) a.act[(t * a.top_k + j) * a.inter + r0 + r] = silu(g) * u;
+  }
+}
+
+// The down projection of one output row n over all top_k experts is one list of top_k * nvec
+// 32-weight vectors (expert slot j's vector v at j * nvec + v); lane l takes list entries
+// l, l + 32, l + 64, ... So the experts' weights are in flight together (the f32 kernel above runs
+// one dependent dot product per expert), and no lane idles when nvec is not a multiple of 32
+// (DeepSeek-V2-Lite: nvec = 44, 264 vectors per row, 8.25 per lane).
+struct DownCursor {
+  int32_t j, v;  // the lane's next entry: vector v of expert slot j
+  __device__ __forceinline__ void advance(int32_t nvec) {
+    v += kLanes;
+    while (v >= nvec) {  // once at most when nvec >= 32 (I >= 1024)
+      v -= nvec;
+      ++j;
+    }
+  }
+};
+
+// kDownVecs entries of a lane's list, loaded together; entries past the list (j >= top_k) are
+// dead: nothing is loaded and nothing added. Batches are accumulated in the order they were
+// loaded, so a second cursor, advanced the same way, says which entry each slot holds.
+struct DownBatch {
+  W4Batch<1, 1> w[kDownVecs];
+
+  __device__ __forceinline__ void load(const MoeArgs& a, const int32_t* ids, int64_t n, int32_t nvec, DownCursor& c) {
+#pragma unroll
+    for (int u = 0; u < kDownVecs; ++u) {
+      if (c.j < a.top_k) {
+        const int64_t row[1] = {int64_t(ids[c.j]) * a.hidden + n};
+        w[u].load(a.down, row, c.v, nvec);
+      }
+      c.advance(nvec);
+    }
+  }
+
+  // acc += sum over the live entries of mult[j] * (W[row of expert j] . act_j) for its 32 k.
+  __device__ __forceinline__ void accumulate(const uint4* acts, const float* mult, int64_t entries, int32_t nvec,
+                                             int64_t top_k, DownCursor& c, float& acc) const {
+#pragma unroll
+    for (int u = 0; u < kDownVecs; ++u) {
+      if (c.j < top_k) {
+        float d[1] = {0.0f};
+        w[u].accumulate(acts + c.j * entries, c.v, nvec, d);
+        acc = fmaf(d[0], mult[c.j], acc);
+      }
+      c.advance(nvec);
+    }
+  }
+};
+
+// grid (ceil(H / kDownWarps), token_cap); warp n computes out[t, n] = sum over j of
+// route_w[t, j] * (down_e[n] . act[t, j]), e = ids[t, j]. The top_k act vectors of token t are
+// staged in f16 (top_k * I * 2 bytes), followed by top_k floats: route weight times the act's
+// f16 factor. Each lane sums its entries in list order and the warp sums the lanes: a fixed
+// order, so the result is deterministic (not the CPU's order of one dot product per expert).
+__global__ void __launch_bounds__(kDownThreads) down_w4_half_kernel(MoeArgs a) {
+  extern __shared__ uint4 acts_half[];
+  grid_dependency_sync();
+  const int64_t t = blockIdx.y;
+  const int64_t live_rows = step_rows(a.step, a.cap);
+  const int32_t bad = *a.bad;
+  if (t >= live_rows || bad) return;
+  const int lane = threadIdx.x % kLanes, warp = threadIdx.x / kLanes;
+  const int64_t n = int64_t(blockIdx.x) * kDownWarps + warp;
+  const bool active = n < a.hidden;
+  const int32_t nvec = int32_t(a.inter / 32);
+  const int64_t entries = a.inter / 8;  // 16-byte entries of one staged act vector
+  float* mult = reinterpret_cast<float*>(acts_half + a.top_k * entries);
+  const int32_t* ids = a.ids + t * a.top_k;
+  const int64_t batches = ceil_div(a.top_k * nvec, int64_t(kLanes) * kDownVecs);
+  DownCursor c{lane / nvec, lane % nvec};  // the next entry to load
+  DownCursor ca = c;                       // the next entry to accumulate
+  // Two batches in flight, taken in turns (batch i in b[i % 2]); the first two are on their way
+  // while the acts are staged.
+  DownBatch b0, b1;
+  if (active) {
+    b0.load(a, ids, n, nvec, c);
+    if (batches > 1) b1.load(a, ids, n, nvec, c);
+  }
+  for (int64_t j = warp; j < a.top_k; j += kDownWarps) {
+    // One warp per act vector (its own layout and factor: the whole vector is its slice).
+    const float f =
+        stage_x_half_slice(a.act + (t * a.top_k + j) * a.inter, 0, entries, a.inter / 32, acts_half + j * entries, lane);
+    if (lane == 0) mult[j] = a.route_w[t * a.top_k + j] * f;
+  }
+  __syncthreads();
+  if (!active) return;
+  float acc = 0.0f;
+  for (int64_t i = 0; i < batches; i += 2) {
+    b0.accumulate(acts_half, mult, entries, nvec, a.top_k, ca, acc);
+    if (i + 2 < batches) b0.load(a, ids, n, nvec, c);
+    if (i + 1 < batches) {
+      b1.accumulate(acts_half, mult, entries, nvec, a.top_k, ca, acc);
+      if (i + 3 < batches) b1.load(a, ids, n, nvec, c);
+    }
+  }
+  const float v = warp_sum(acc);
+  if (lane == 0) a.out[t * a.hidden + n] = v;
+}
+
+// int4 on the 16-byte path takes the packed f16 kernels where K % 32 == 0 (always true there:
+// a w4 vector is 32 weights) and their staged vectors fit the shared memory; each of the two
+// GEMVs decides for itself. Grids depend on the shapes and the capacity only.
 template <WeightFormat F, bool kVec>
 void launch_experts(const MoeArgs& a, GpuStream stream) {
-  const dim3 g1(unsigned(ceil_div(a.inter, kWarps * kRows)), unsigned(a.top_k), unsigned(a.cap));
-  launch_kernel(gate_up_kernel<F, kVec>, g1, kThreads, 0, stream, a);
-  const dim3 g2(unsigned(ceil_div(a.hidden, kWarps * kRows)), unsigned(a.cap));
-  launch_kernel(down_kernel<F, kVec>, g2, kThreads, 0, stream, a);
+  constexpr bool kHalf = F == WeightFormat::w4 && kVec;
+  if (kHalf && gate_up_half_smem(a) <= kHalfSmemLimit) {
+    const dim3 g(unsigned(ceil_div(a.inter, kHalfWarps * kGateUpRows)), unsigned(a.top_k), unsigned(a.cap));
+    launch_kernel(gate_up_w4_half_kernel, g, kHalfThreads, size_t(gate_up_half_smem(a)), stream, a);
+  } else {
+    const dim3 g(unsigned(ceil_div(a.inter, kWarps * kRows)), unsigned(a.top_k), unsigned(a.cap));
+    launch_kernel(gate_up_kernel<F, kVec>, g, kThreads, 0, stream, a);
+  }
+  if (kHalf && down_half_smem(a) <= kHalfSmemLimit) {
+    const dim3 g(unsigned(ceil_div(a.hidden, kDownWarps)), unsigned(a.cap));
+    launch_kernel(down_w4_half_kernel, g, kDownThreads, size_t(down_half_smem(a)), stream, a);
+  } else {
+    const dim3 g(unsigned(ceil_div(a.hidden, kWarps * kRows)), unsigned(a.cap));
+    launch_kernel(down_kernel<F, kVec>, g, kThreads, 0, stream, a);
+  }
 }
 
 constexpr uint64_t kFlagBytes = 16;  // keeps act 16-byte aligned

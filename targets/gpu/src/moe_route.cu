@@ -1,6 +1,7 @@
-// moe_route_f32: one block per token; scores and masks in shared memory.
+// moe_route_f32: one block per token, one thread per expert; picks by rank (see order_key).
 #include "moe_route.cuh"
 
+#include <algorithm>
 #include <string>
 
 #include "common.cuh"
@@ -9,42 +10,62 @@
 namespace dse::gpu {
 namespace {
 
-constexpr int kThreads = 256;
+// One thread per expert (and per group): the block has round_up(E, 64) threads, at least 64.
 constexpr int kMaxExperts = 1024;
+constexpr int kMaxWarps = kMaxExperts / kLanes;
+constexpr int kMaxTopK = 64;
 
-struct Pick {
-  float v;
-  int i;  // -1: nothing
-};
+__host__ __device__ inline int64_t round_up(int64_t a, int64_t m) { return ceil_div(a, m) * m; }
 
-// True when a should be chosen over b: a real candidate beats none; a number beats NaN; a larger
-// value wins; on ties (and between NaNs) the lower index wins. This is the order in which the
-// CPU's sequential scan (arg_max_untaken) picks.
-__device__ __forceinline__ bool better(const Pick& a, const Pick& b) {
-  if (a.i < 0) return false;
-  if (b.i < 0) return true;
-  const bool an = isnan(a.v), bn = isnan(b.v);
-  if (an != bn) return bn;
-  if (!an && a.v != b.v) return a.v > b.v;
-  return a.i < b.i;
+// The CPU picks experts (and groups) by repeated arg-max scans (arg_max_untaken): a number beats
+// NaN, a larger value wins, and equal values (-0 == +0) and NaNs go to the lower index. That is a
+// total order, so the j-th pick is the entry with exactly j entries before it in the order: every
+// entry finds its own rank in one parallel pass instead of top_k rounds of block-wide arg-max,
+// each of which cost three barriers and a serial scan of the per-warp winners.
+//
+// order_key maps values to unsigned keys in the same order (NaN lowest, at 0), so that a rank is
+// a count of integer compares.
+__device__ __forceinline__ uint32_t order_key(float v) {
+  if (isnan(v)) return 0u;
+  const uint32_t b = v == 0.0f ? 0u : __float_as_uint(v);
+  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);  // negatives reversed below the positives
 }
 
-__device__ Pick block_arg_max(Pick p, Pick* scratch) {
-  const int lane = threadIdx.x % kLanes, warp = threadIdx.x / kLanes;
+// Whether entry j (key kj) is picked before entry i (key k).
+__device__ __forceinline__ int precedes(uint32_t kj, int j, uint32_t k, int i) { return kj > k || (kj == k && j < i); }
+
+// How many entries of keys[0, n) are picked before entry i, where keys[n, n32) are 0 (padding
+// to a multiple of 32, which never precedes a real entry) and keys is 16-byte aligned. Counting
+// stops once the count reaches `limit`: an entry ranked that low is not picked.
+__device__ __forceinline__ int rank_of(const uint32_t* keys, int n32, int i, int limit) {
+  const uint32_t k = keys[i];
+  int r = 0;
+  for (int j0 = 0; j0 < n32 && r < limit; j0 += kLanes) {
 #pragma unroll
-  for (int m = kLanes / 2; m > 0; m >>= 1) {
-    Pick o;
-    o.v = __shfl_xor_sync(0xffffffffu, p.v, m, kLanes);
-    o.i = __shfl_xor_sync(0xffffffffu, p.i, m, kLanes);
-    if (better(o, p)) p = o;
+    for (int j = j0; j < j0 + kLanes; j += 4) {
+      const uint4 q = *reinterpret_cast<const uint4*>(keys + j);
+      r += precedes(q.x, j, k, i) + precedes(q.y, j + 1, k, i);
+      r += precedes(q.z, j + 2, k, i) + precedes(q.w, j + 3, k, i);
+    }
   }
-  __syncthreads();
-  if (lane == 0) scratch[warp] = p;
-  __syncthreads();
-  Pick best = scratch[0];
-  for (int w = 1; w < kThreads / kLanes; ++w)
-    if (better(scratch[w], best)) best = scratch[w];
-  return best;
+  return r;
+}
+
+// Group score of the CPU kernel: the group's largest choice (method 1) or the sum of its two
+// largest (method 2, as topk(2).sum()).
+__device__ float group_score(const float* b, int64_t per_group, int method) {
+  if (method == 1) {
+    float mx = b[0];
+    for (int64_t i = 1; i < per_group; ++i) mx = b[i] > mx ? b[i] : mx;
+    return mx;
+  }
+  int64_t i0 = 0;
+  for (int64_t i = 1; i < per_group; ++i)
+    if (b[i] > b[i0]) i0 = i;
+  int64_t i1 = i0 == 0 ? 1 : 0;
+  for (int64_t i = 0; i < per_group; ++i)
+    if (i != i0 && b[i] > b[i1]) i1 = i;
+  return b[i0] + b[i1];
 }
 
 struct RouteArgs {
@@ -60,99 +81,67 @@ struct RouteArgs {
   const StepInfo* step;
 };
 
-__global__ void __launch_bounds__(kThreads) moe_route_kernel(RouteArgs a) {
-  grid_dependency_sync();
-  __shared__ float s[kMaxExperts];
+// Block t routes token t; thread e scores expert e (and, for the grouped methods, group e).
+__global__ void __launch_bounds__(kMaxExperts) moe_route_kernel(RouteArgs a) {
   __shared__ float choice[kMaxExperts];
-  __shared__ bool taken[kMaxExperts];
-  __shared__ float group_score[kMaxExperts];
+  __shared__ uint4 key_storage[kMaxExperts / 4];  // uint4: the 16-byte alignment rank_of reads with
+  uint32_t* key = reinterpret_cast<uint32_t*>(key_storage);
   __shared__ bool group_kept[kMaxExperts];
-  __shared__ double dscratch[kThreads / kLanes];
-  __shared__ float fscratch[kThreads / kLanes];
-  __shared__ Pick pscratch[kThreads / kLanes];
-  __shared__ float picked_w[64];
+  __shared__ double dscratch[kMaxWarps];
+  __shared__ float fscratch[kMaxWarps];
+  __shared__ float picked_w[kMaxTopK];
+  grid_dependency_sync();
   const int64_t t = blockIdx.x;
+  const int e = int(threadIdx.x);
+  const int n_experts = int(a.e_count);
+  const bool live = e < n_experts;
+  // Row t < capacity exists: its logit is loaded together with the step, not after it.
+  const float lg = live ? a.logits[t * n_experts + e] : 0.0f;
+  const float bias = a.bias != nullptr && live ? a.bias[e] : 0.0f;
   if (t >= step_rows(a.step, a.cap)) return;
-  const int64_t e_count = a.e_count;
-  const float* lg = a.logits + t * e_count;
+  float s;  // the score, in double rounded to f32 as the CPU computes it
   if (a.sigmoid) {
-    for (int64_t e = threadIdx.x; e < e_count; e += kThreads) s[e] = float(1.0 / (1.0 + exp(-double(lg[e]))));
+    s = float(1.0 / (1.0 + exp(-double(lg))));
   } else {
-    float mx = -INFINITY;
-    for (int64_t e = threadIdx.x; e < e_count; e += kThreads) mx = fmaxf(mx, lg[e]);
-    mx = block_max(mx, fscratch);
-    double sum = 0.0;
-    for (int64_t e = threadIdx.x; e < e_count; e += kThreads) sum += exp(double(lg[e]) - double(mx));
-    sum = block_sum(sum, dscratch);
-    for (int64_t e = threadIdx.x; e < e_count; e += kThreads) s[e] = float(exp(double(lg[e]) - double(mx)) / sum);
+    const float mx = block_max(live ? lg : -INFINITY, fscratch);
+    const double ex = live ? exp(double(lg) - double(mx)) : 0.0;
+    s = float(ex / block_sum(ex, dscratch));
   }
-  for (int64_t e = threadIdx.x; e < e_count; e += kThreads) {
-    choice[e] = a.bias ? s[e] + a.bias[e] : s[e];
-    taken[e] = false;
-  }
-  const int64_t per_group = a.method != 0 ? e_count / a.n_group : e_count;
-  for (int64_t g = threadIdx.x; g < a.n_group; g += kThreads) group_kept[g] = true;
-  __syncthreads();
+  float c = a.bias != nullptr ? s + bias : s;  // the value experts are chosen by
+  bool kept = true;                            // in a kept group (all experts for method 0)
   if (a.method != 0) {
-    for (int64_t g = threadIdx.x; g < a.n_group; g += kThreads) {
-      const float* b = choice + g * per_group;
-      if (a.method == 1) {
-        float mx = b[0];
-        for (int64_t i = 1; i < per_group; ++i) mx = b[i] > mx ? b[i] : mx;
-        group_score[g] = mx;
-      } else {
-        int64_t i0 = 0;
-        for (int64_t i = 1; i < per_group; ++i) if (b[i] > b[i0]) i0 = i;
-        int64_t i1 = i0 == 0 ? 1 : 0;
-        for (int64_t i = 0; i < per_group; ++i) if (i != i0 && b[i] > b[i1]) i1 = i;
-        group_score[g] = b[i0] + b[i1];
-      }
-      group_kept[g] = false;
-    }
+    const int n_group = int(a.n_group);
+    const int64_t per_group = n_experts / n_group;
+    if (live) choice[e] = c;
     __syncthreads();
-    if (threadIdx.x == 0) {
-      // topk_group rounds over n_group groups: small (8 x 8 for DeepSeek-V3), so one thread.
-      for (int64_t j = 0; j < a.topk_group; ++j) {
-        int64_t best = -1;
-        for (int64_t g = 0; g < a.n_group; ++g) {
-          if (group_kept[g]) continue;
-          const float v = group_score[g];
-          if (best < 0 || v > group_score[best] || (isnan(group_score[best]) && !isnan(v))) best = g;
-        }
-        group_kept[best] = true;
-      }
-    }
+    // Groups are ranked like experts. The block has at least round_up(n_group, 32) threads.
+    const int g32 = int(round_up(n_group, kLanes));
+    if (e < g32) key[e] = e < n_group ? order_key(group_score(choice + e * per_group, per_group, a.method)) : 0u;
     __syncthreads();
-    const float masked = a.method == 1 ? 0.0f : -INFINITY;
-    for (int64_t e = threadIdx.x; e < e_count; e += kThreads)
-      if (!group_kept[e / per_group]) choice[e] = masked;
-    __syncthreads();
+    const int topk_group = int(a.topk_group);
+    if (e < n_group) group_kept[e] = rank_of(key, g32, e, topk_group) < topk_group;
+    __syncthreads();  // also: every group rank has been read before key is reused below
+    kept = live && group_kept[e / per_group];
+    if (!kept) c = a.method == 1 ? 0.0f : -INFINITY;
   }
-  int32_t* ids = a.ids + t * a.top_k;
-  float* ws = a.weights + t * a.top_k;
-  for (int64_t j = 0; j < a.top_k; ++j) {
-    Pick p{0.0f, -1};
-    for (int64_t e = threadIdx.x; e < e_count; e += kThreads) {
-      const Pick c{choice[e], int(e)};
-      if (!taken[e] && better(c, p)) p = c;
+  const int n32 = int(round_up(n_experts, kLanes));
+  if (e < n32) key[e] = live ? order_key(c) : 0u;
+  __syncthreads();
+  const int top_k = int(a.top_k);
+  if (live) {
+    const int r = rank_of(key, n32, e, top_k);
+    if (r < top_k) {
+      a.ids[t * top_k + r] = e;
+      picked_w[r] = kept ? s : 0.0f;
     }
-    p = block_arg_max(p, pscratch);
-    if (threadIdx.x == 0) {
-      taken[p.i] = true;
-      ids[j] = p.i;
-      picked_w[j] = (a.method == 0 || group_kept[p.i / per_group]) ? s[p.i] : 0.0f;
-    }
-    __syncthreads();
   }
-  if (threadIdx.x == 0) {
-    float total = 0.0f;
-    for (int64_t j = 0; j < a.top_k; ++j) total += picked_w[j];
-    const float denom = total + 1e-20f;
-    for (int64_t j = 0; j < a.top_k; ++j) {
-      float w = picked_w[j];
-      if (a.norm) w /= denom;
-      ws[j] = w * a.scaling;
-    }
+  __syncthreads();
+  if (e < top_k) {
+    float total = 0.0f;  // in pick order, as the CPU sums
+    for (int j = 0; j < top_k; ++j) total += picked_w[j];
+    float w = picked_w[e];
+    if (a.norm) w /= total + 1e-20f;
+    a.weights[t * top_k + e] = w * a.scaling;
   }
 }
 
@@ -176,13 +165,15 @@ Status launch_moe_route_f32(const KernelCall& call, const GpuStep& step, GpuStre
   a.scaling = call.fparams[0];
   a.cap = logits.shape[0];
   a.step = step.d_step;
-  if (a.e_count > kMaxExperts || a.top_k > 64 || a.top_k > a.e_count || (a.method != 0 && a.n_group <= 0)) {
+  if (a.e_count > kMaxExperts || a.top_k > kMaxTopK || a.top_k > a.e_count || (a.method != 0 && a.n_group <= 0)) {
     return Status(StatusCode::unsupported, "moe_route_f32 (GPU): " + std::to_string(a.e_count) + " experts, top_k " +
                                                std::to_string(a.top_k) + "; the GPU kernel handles up to " +
-                                               std::to_string(kMaxExperts) + " experts and top_k <= 64");
+                                               std::to_string(kMaxExperts) +
+                                               " experts and top_k <= " + std::to_string(kMaxTopK));
   }
   if (a.cap <= 0) return Status::Ok();
-  launch_kernel(moe_route_kernel, unsigned(a.cap), kThreads, 0, stream, a);
+  const int64_t threads = std::max<int64_t>(2 * kLanes, round_up(a.e_count, 2 * kLanes));  // whole wave64s
+  launch_kernel(moe_route_kernel, unsigned(a.cap), unsigned(threads), 0, stream, a);
   return launch_status("moe_route_f32");
 }
 

@@ -175,13 +175,15 @@ TEST_CASE("a fused decode program leaves the same bytes as the unfused one in ev
   if (!gpu_available()) SKIP("no GPU");
   const WeightFormat f = GENERATE(WeightFormat::w4, WeightFormat::w8, WeightFormat::f16, WeightFormat::bf16,
                                   WeightFormat::fp8, WeightFormat::f32);
-  const int64_t k = GENERATE(512, 1536), n1 = 384;
+  // N1 = 8192: W2 (K = N1) takes the split-K int4 GEMV, with the residual add fused into it.
+  const int64_t k = GENERATE(512, 1536), n1 = GENERATE(384, 8192);
   const bool new_residual = GENERATE(false, true);
   const int32_t group = f == WeightFormat::w4 ? 128 : 0;
-  INFO("format " << cpu::weight_format_name(f) << " K " << k << " add into a new buffer " << new_residual);
+  INFO("format " << cpu::weight_format_name(f) << " K " << k << " N1 " << n1 << " add into a new buffer "
+                 << new_residual);
   // Host image of the arena with random contents where it matters (weights, scales, R, g, bias).
   void* base = nullptr;
-  const uint64_t arena_bytes = 64ull << 20;
+  const uint64_t arena_bytes = 256ull << 20;
   REQUIRE(cudaMalloc(&base, arena_bytes) == cudaSuccess);
   Program unfused(static_cast<uint8_t*>(base), f, 1, k, n1, group, false, new_residual);
   REQUIRE(unfused.bytes <= arena_bytes);

@@ -140,6 +140,13 @@ TEST_CASE("GPU int4 decode GEMV (packed f16) scales x into f16's range and back"
   check_f16_inputs(WeightFormat::w4, MatmulShape{1, 1, 300, 11008, 32, false}, 92u, x_scale);
 }
 
+TEST_CASE("GPU int4 decode GEMV split over K (long rows) matches the CPU kernel", "[gpu][matmul]") {
+  // 1.5B's and 7B's down projections; K = 8192 + 32 leaves the eight warps' slices unequal.
+  check_f16_inputs(WeightFormat::w4, MatmulShape{1, 1, 1536, 8960, 128, true}, 93u);
+  check_f16_inputs(WeightFormat::w4, MatmulShape{1, 1, 4096, 11008, 128, false}, 94u);
+  check_f16_inputs(WeightFormat::w4, MatmulShape{1, 1, 7, 8224, 32, true}, 95u);
+}
+
 TEST_CASE("GPU matmul with no tokens leaves the output untouched", "[gpu][matmul]") {
   std::mt19937 rng(5);
   const int64_t capacity = GENERATE(1, 4);  // the decode kernel (capacity 1) reads n_tokens late
