@@ -43,6 +43,18 @@ inline constexpr int kWarpSize = 32;
 // multiples of 64 so that no wave64 is ever partially filled.
 inline constexpr int kLanes = 32;
 
+// Makes a warp's shared-memory writes visible to its own lanes (a block barrier for one warp).
+// HIP 5.2 has no __syncwarp: a wavefront-scope fence and the wave barrier do the same there.
+__device__ __forceinline__ void sync_warp() {
+#if defined(DSE_GPU_HIP)
+  __builtin_amdgcn_fence(__ATOMIC_RELEASE, "wavefront");
+  __builtin_amdgcn_wave_barrier();
+  __builtin_amdgcn_fence(__ATOMIC_ACQUIRE, "wavefront");
+#else
+  __syncwarp();
+#endif
+}
+
 // A 16-byte load of weights that are read once per step: bypass L1 allocation so the
 // activations that are reused stay cached.
 __device__ __forceinline__ uint4 load_stream16(const void* p) {

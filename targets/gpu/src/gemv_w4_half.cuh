@@ -66,7 +66,7 @@ __device__ __forceinline__ float stage_x_half(const float* x, int64_t k, uint4* 
 // stage_x_half by one warp for the 8-value groups [g_begin, g_end) of x only, with its own
 // factor: for a kernel whose warps each read their own slice of K (or their own vector), so that
 // no block barrier is needed. The entries keep the layout of the whole K = 32 * nvec. Returns
-// 2^-e of the slice; the caller's __syncwarp() publishes the entries to the warp.
+// 2^-e of the slice; the caller's sync_warp() publishes the entries to the warp.
 __device__ __forceinline__ float stage_x_half_slice(const float* x, int64_t g_begin, int64_t g_end, int64_t nvec,
                                                     uint4* xs, int lane) {
   float m = 0.0f;

@@ -366,7 +366,7 @@ __global__ void __launch_bounds__(kStreamThreads, 2) gemv_w4_splitk_kernel(Decod
   grid_dependency_sync();  // weights are never written by a kernel; x is
   const int64_t n_tokens = a.step->n_tokens;
   const float x_factor = stage_x_half_slice(a.x, 4 * int64_t(v_begin), 4 * int64_t(v_end), nvec, xs_half, lane);
-  __syncwarp();
+  sync_warp();
   float acc[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) acc[r] = 0.0f;

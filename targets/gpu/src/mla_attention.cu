@@ -132,52 +132,10 @@ __device__ __forceinline__ void load8(const typename SW::type* p, float (&v)[8])
   }
 }
 
-// absorb_q_kernel with 16-byte weight loads (C % 8 == 0, 16-byte aligned W_UK): lane l of a warp
-// takes c = 8 (32 blockIdx.x + l) .. + 7, the 8 warps split d as there, and the partial sums are
-// added in the same warp order, so the results equal absorb_q_kernel's. The 2-byte loads of that
-// kernel took 4.9 us per V2-Lite layer (2 MB of bf16, Nsight Compute on an H200).
-// grid (ceil(C / 256), H, token_cap), 256 threads.
-template <typename SW>
-__global__ void __launch_bounds__(kAbsorbWarps * 32) absorb_q_vec_kernel(const float* q, const typename SW::type* w_uk,
-                                                                         float* q_abs, int64_t h_count, int64_t dn,
-                                                                         int64_t dq, int64_t c, int64_t cap,
-                                                                         const StepInfo* step) {
-  grid_dependency_sync();
-  const int64_t t = blockIdx.z;
-  if (t >= step_rows(step, cap)) return;
-  const int64_t h = blockIdx.y;
-  const int lane = threadIdx.x % kLanes, warp = threadIdx.x / kLanes;
-  const int64_t c0 = 8 * (int64_t(blockIdx.x) * kLanes + lane);
-  __shared__ float part[kAbsorbWarps][kLanes * 8];
-  const float* q_nope = q + t * h_count * dq + h * dq;
-  float acc[8];
-#pragma unroll
-  for (int i = 0; i < 8; ++i) acc[i] = 0.0f;
-  if (c0 < c) {
-    const typename SW::type* w = w_uk + h * dn * c + c0;
-#pragma unroll 4
-    for (int64_t d = warp; d < dn; d += kAbsorbWarps) {
-      float wv[8];
-      load8<SW>(w + d * c, wv);
-      const float qd = q_nope[d];
-#pragma unroll
-      for (int i = 0; i < 8; ++i) acc[i] = fmaf(wv[i], qd, acc[i]);
-    }
-  }
-#pragma unroll
-  for (int i = 0; i < 8; ++i) part[warp][8 * lane + i] = acc[i];
-  __syncthreads();
-  const int64_t ci = int64_t(blockIdx.x) * kLanes * 8 + threadIdx.x;
-  if (ci < c) {
-    float sum = 0.0f;
-#pragma unroll
-    for (int k = 0; k < kAbsorbWarps; ++k) sum += part[k][threadIdx.x];
-    q_abs[(t * h_count + h) * c + ci] = sum;
-  }
-}
-
 // project_v_kernel with 16-byte loads (C % 8 == 0, 16-byte aligned W_UV): lane l takes
-// c = 8 l + 256 i .. + 7 of the row (5.2 us per V2-Lite layer with 2-byte loads).
+// c = 8 l + 256 i .. + 7 of the row. Nsight Compute on an H200, one V2-Lite layer: 5.2 -> 4.3 us.
+// (The same change to absorb_q_kernel, 8 values per lane, left 32 blocks for V2-Lite's shape and
+// took 4.9 -> 6.3 us; absorb keeps its 2-byte loads over 256 blocks.)
 template <typename SW>
 __global__ void __launch_bounds__(128) project_v_vec_kernel(const float* o_lat, const typename SW::type* w_uv,
                                                             float* out, int64_t h_count, int64_t dv, int64_t c,
@@ -205,19 +163,11 @@ __global__ void __launch_bounds__(128) project_v_vec_kernel(const float* o_lat, 
   if (lane == 0) out[t * h_count * dv + h * dv + v] = acc;
 }
 
-// Whether the 16-byte kernels apply: whole 8-value steps and 16-byte aligned weights.
+// Whether the 16-byte kernel applies: whole 8-value steps and 16-byte aligned weights.
 bool vec_weights_ok(const Shape& sh, const void* w) { return sh.c % 8 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0; }
 
 template <typename SW>
 void launch_absorb(const Shape& sh, const KernelCall& call, float* q_abs, const StepInfo* step, GpuStream stream) {
-  const void* w = call.operands[weights_index(call)].data;
-  if (vec_weights_ok(sh, w)) {
-    launch_kernel(absorb_q_vec_kernel<SW>,
-                  dim3(unsigned(ceil_div(sh.c, kLanes * 8)), unsigned(sh.h), unsigned(sh.t_cap)), kAbsorbWarps * 32, 0,
-                  stream, static_cast<const float*>(call.operands[0].data), static_cast<const typename SW::type*>(w),
-                  q_abs, sh.h, sh.dn, sh.dn + sh.dr, sh.c, sh.t_cap, step);
-    return;
-  }
   launch_kernel(absorb_q_kernel<SW>, dim3(unsigned(ceil_div(sh.c, kLanes)), unsigned(sh.h), unsigned(sh.t_cap)),
                 kAbsorbWarps * 32, 0, stream, static_cast<const float*>(call.operands[0].data),
                 static_cast<const typename SW::type*>(call.operands[weights_index(call)].data), q_abs, sh.h, sh.dn,

@@ -151,7 +151,7 @@ TEST_CASE("GPU MLA attention (absorbed) matches the CPU kernel", "[gpu][mla]") {
                               MlaShape{1, 1, 600, 700, 4, 128, 64, 512, 128, DType::f32, DType::f32, DType::f32},
                               MlaShape{8, 7, 250, 600, 3, 32, 16, 96, 24, DType::f32, DType::f32, DType::f32},
                               MlaShape{7, 7, 0, 20, 2, 16, 8, 40, 16, DType::f32, DType::f32, DType::f32},
-                              // C = 36: the absorb and projection kernels' 2-byte path (C % 8 != 0).
+                              // C = 36: the projection kernel's 2-byte path (C % 8 != 0).
                               MlaShape{1, 1, 5, 20, 2, 16, 8, 36, 16, DType::f32, DType::f32, DType::f32});
   MlaShape m = s;
   m.w_dtype = wd;
