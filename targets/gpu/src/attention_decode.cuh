@@ -33,7 +33,7 @@ inline constexpr int kDecodeThreads = 256;
 inline constexpr int kDecodeWarps = kDecodeThreads / kLanes;
 inline constexpr int kDecodeKeysPerTeam = 4;  // keys a team scores together: independent chains
 inline constexpr int kDecodeMaxTileKeys = 64;
-inline constexpr int kDecodeQVecs = 3;                   // 8-value slices of q per lane: d1 + d2 <= 768
+inline constexpr int kDecodeQVecs = 3;                  // 8-value slices of q per lane: d1 + d2 <= 768
 inline constexpr int64_t kDecodeTileBytes = 40 * 1024;  // shared memory of one tile (keys + values)
 inline constexpr size_t kDecodeReduceBytes = kDecodeThreads * 8 * sizeof(float);  // the sum over row groups
 
@@ -98,25 +98,12 @@ __device__ __forceinline__ void axpy8(float p, const uint4& v, float (&acc)[8]) 
 template <int kTeam>
 __global__ void __launch_bounds__(kDecodeThreads, 2) decode_split_kernel(SplitArgs a, int tile_keys, bool v_in_k1) {
   grid_dependency_sync();
-  const int64_t split = blockIdx.x;
-  const int h = blockIdx.y;
-  const int64_t t = blockIdx.z;
-  const int64_t rows = step_rows(a.step, a.token_cap);
-  if (t >= rows) return;
-  const int64_t s_rows = a.slot_rows;
-  if (!positions_ok(a.step, rows, s_rows, a.err, a.op)) return;
-  const int64_t pos = row_position(*a.step, t);
-  const int64_t first = row_slot(*a.step, t) * s_rows;  // cache row of the slot's position 0
-  const int g = h / a.heads_per_kv;
-  const int64_t j_begin = split * a.plan.chunk;
-  const int64_t j_end = pos + 1 < j_begin + a.plan.chunk ? pos + 1 : j_begin + a.plan.chunk;
-  const int64_t slot = (t * a.heads + h) * a.plan.n_splits + split;
-  float* ml = a.part_ml + slot * 2;
-  float* po = a.part_out + slot * a.dv;
-  if (j_begin >= j_end) {
-    if (threadIdx.x == 0) { ml[0] = -INFINITY; ml[1] = 0.0f; }
-    return;
-  }
+  const SplitBlock b = split_block(a);
+  if (!b.live) return;
+  const int h = b.h, g = b.g;
+  const int64_t t = b.t, first = b.first, j_begin = b.j_begin, j_end = b.j_end;
+  float* ml = b.ml;
+  float* po = b.po;
   const int tid = threadIdx.x, lane = tid % kLanes, warp = tid / kLanes;
   const int nv1 = a.d1 / 8, nv2 = a.d2 / 8, nvk = nv1 + nv2, nvv = a.dv / 8;
   extern __shared__ uint4 tile[];  // K1 [keys][nv1] | K2 [keys][nv2] | V [keys][nvv] (not when v_in_k1)
@@ -212,7 +199,10 @@ __global__ void __launch_bounds__(kDecodeThreads, 2) decode_split_kernel(SplitAr
       if (lane < n) ps[lane] = p0;
       if (lane + kLanes < n) ps[lane + kLanes] = p1;
       const float sum = warp_sum(p0 + p1);
-      if (lane == 0) { tile_m = m_new; tile_sum = sum; }
+      if (lane == 0) {
+        tile_m = m_new;
+        tile_sum = sum;
+      }
     }
     __syncthreads();
     const float m_new = tile_m;
@@ -236,7 +226,10 @@ __global__ void __launch_bounds__(kDecodeThreads, 2) decode_split_kernel(SplitAr
     for (int r = 0; r < row_groups; ++r) sum += red[r * a.dv + d];
     po[d] = sum;
   }
-  if (tid == 0) { ml[0] = m; ml[1] = l; }
+  if (tid == 0) {
+    ml[0] = m;
+    ml[1] = l;
+  }
 }
 
 // Whether the split of (a) runs this kernel: f16 caches (the caller knows), the arguments it

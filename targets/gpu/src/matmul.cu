@@ -238,11 +238,6 @@ constexpr int kStreamThreads = 256;
 // The one-block-per-task form stages x again for every 4 tasks (for 1.5B shapes as many bytes of
 // x from L2 as of weights) and waits for each task's loads before issuing the next ones.
 // kNorm: the rms_norm prologue (stage_rms_norm_half), so the norm costs no launch of its own.
-// Scale groups per row of `w` without a 64-bit division where the group is a power of two.
-__device__ __forceinline__ int64_t groups_per_row(const WeightMatrix& w) {
-  return w.group_shift >= 0 ? (w.k / 32) >> w.group_shift : w.k / w.group;
-}
-
 // Three blocks per multiprocessor (<= 85 registers): ptxas gave the two-row instances 92, which
 // leaves two, and the kernel lives on the weight loads each resident warp has in flight.
 template <int R, int U, bool kNorm, bool kResidual, bool kMulti>
@@ -260,19 +255,9 @@ __global__ void __launch_bounds__(kStreamThreads, 3) gemv_w4_stream_kernel(Decod
     const GemvPart& part = part_of<kMulti>(a, q);
     clamp_rows((q - part.first_warp) * R, part.n, rows);
   };
-  // Loads the chunk at vector v0 of task t's rows. The row pointers are made here and not kept:
-  // holding them across the loop took the two-row kernel from 78 to 126 registers.
-  auto load = [&](W4Batch<R, U>& b, int64_t t, const int64_t (&rows)[R], int v0) {
-    const GemvPart& part = part_of<kMulti>(a, t < a.warps ? t : 0);
-    const int64_t rb = part.w.k / 2, groups = groups_per_row(part.w);
-    const uint8_t* w[R];
-    const uint16_t* sc[R];
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      w[r] = part.w.data + rows[r] * rb;
-      sc[r] = static_cast<const uint16_t*>(part.w.scales) + rows[r] * groups;
-    }
-    b.load_rows(w, sc, v0, nvec, part.w.group_shift, part.w.group / 32);
+  // Loads the chunk at vector v0 of task t's rows.
+  auto load = [&](W4Batch<R, U>& b, int64_t t, const int64_t(&rows)[R], int v0) {
+    b.load_from(part_of<kMulti>(a, t < a.warps ? t : 0).w, rows, v0, nvec);
   };
   int64_t task = int64_t(blockIdx.x) * (kStreamThreads / kLanes) + threadIdx.x / kLanes;
   int vb = 0;  // first vector of the current chunk (the same in every lane)
@@ -345,18 +330,10 @@ __global__ void __launch_bounds__(kStreamThreads, 2) gemv_w4_splitk_kernel(Decod
   const int nvec = int(part.w.k / 32);
   const int v_begin = warp * nvec / kSplitWarps, v_end = (warp + 1) * nvec / kSplitWarps;
   const int64_t row_groups = ceil_div(part.n, R);
-  const int64_t rb = part.w.k / 2, groups = groups_per_row(part.w);
   auto load = [&](W4Batch<R, U>& b, int64_t group, int v0) {
     int64_t rows[R];
     clamp_rows((group < row_groups ? group : 0) * R, part.n, rows);
-    const uint8_t* w[R];
-    const uint16_t* sc[R];
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      w[r] = part.w.data + rows[r] * rb;
-      sc[r] = static_cast<const uint16_t*>(part.w.scales) + rows[r] * groups;
-    }
-    b.load_rows(w, sc, v0, v_end, part.w.group_shift, part.w.group / 32);
+    b.load_from(part.w, rows, v0, v_end);
   };
   constexpr int kChunk = kLanes * U;
   int64_t group = blockIdx.x;

@@ -89,28 +89,6 @@ __global__ void __launch_bounds__(kAbsorbWarps * 32) absorb_q_kernel(const float
   }
 }
 
-// out[t, h*dv + v] = sum_c W_UV[h, v, c] o_lat[t, h, c]; one logical warp per (v, h, t).
-template <typename SW>
-__global__ void __launch_bounds__(128) project_v_kernel(const float* o_lat, const typename SW::type* w_uv, float* out,
-                                                        int64_t h_count, int64_t dv, int64_t c, int64_t cache_rows,
-                                                        int64_t cap, const StepInfo* step) {
-  grid_dependency_sync();
-  const int64_t t = blockIdx.z;
-  const int64_t rows = step_rows(step, cap);
-  if (t >= rows || !positions_fit(step, rows, slot_rows(*step, cache_rows))) return;
-  const int64_t h = blockIdx.y;
-  const int64_t v = int64_t(blockIdx.x) * 4 + threadIdx.x / kLanes;
-  if (v >= dv) return;
-  const int lane = threadIdx.x % kLanes;
-  const typename SW::type* w = w_uv + (h * dv + v) * c;
-  const float* o = o_lat + (t * h_count + h) * c;
-  float acc = 0.0f;
-#pragma unroll 4
-  for (int64_t i = lane; i < c; i += kLanes) acc = fmaf(SW::load(w, i), o[i], acc);
-  acc = warp_sum(acc);
-  if (lane == 0) out[t * h_count * dv + h * dv + v] = acc;
-}
-
 // Eight consecutive weights as f32 (16 bytes of f16/bf16, 32 of f32; p 16-byte aligned), loaded
 // past L1: W_UK and W_UV are read once per step.
 template <typename SW>
@@ -132,14 +110,15 @@ __device__ __forceinline__ void load8(const typename SW::type* p, float (&v)[8])
   }
 }
 
-// project_v_kernel with 16-byte loads (C % 8 == 0, 16-byte aligned W_UV): lane l takes
-// c = 8 l + 256 i .. + 7 of the row. Nsight Compute on an H200, one V2-Lite layer: 5.2 -> 4.3 us.
-// (The same change to absorb_q_kernel, 8 values per lane, left 32 blocks for V2-Lite's shape and
-// took 4.9 -> 6.3 us; absorb keeps its 2-byte loads over 256 blocks.)
-template <typename SW>
-__global__ void __launch_bounds__(128) project_v_vec_kernel(const float* o_lat, const typename SW::type* w_uv,
-                                                            float* out, int64_t h_count, int64_t dv, int64_t c,
-                                                            int64_t cache_rows, int64_t cap, const StepInfo* step) {
+// out[t, h*dv + v] = sum_c W_UV[h, v, c] o_lat[t, h, c]; one logical warp per (v, h, t).
+// kVec (C % 8 == 0, 16-byte aligned W_UV): lane l takes c = 8 l + 256 i .. + 7 of the row with
+// 16-byte loads. Nsight Compute on an H200, one V2-Lite layer: 5.2 us with 2-byte loads, 4.3 with
+// these. (The same change to absorb_q_kernel, 8 values per lane, left 32 blocks for V2-Lite's
+// shape and took 4.9 -> 6.3 us; absorb keeps its 2-byte loads over 256 blocks.)
+template <typename SW, bool kVec>
+__global__ void __launch_bounds__(128)
+    project_v_kernel(const float* o_lat, const typename SW::type* w_uv, float* out, int64_t h_count, int64_t dv,
+                     int64_t c, int64_t cache_rows, int64_t cap, const StepInfo* step) {
   grid_dependency_sync();
   const int64_t t = blockIdx.z;
   const int64_t rows = step_rows(step, cap);
@@ -151,20 +130,27 @@ __global__ void __launch_bounds__(128) project_v_vec_kernel(const float* o_lat, 
   const typename SW::type* w = w_uv + (h * dv + v) * c;
   const float* o = o_lat + (t * h_count + h) * c;
   float acc = 0.0f;
+  if constexpr (kVec) {
 #pragma unroll 2
-  for (int64_t i = 8 * lane; i < c; i += 8 * kLanes) {
-    float wv[8];
-    load8<SW>(w + i, wv);
-    const float4 a = *reinterpret_cast<const float4*>(o + i), b = *reinterpret_cast<const float4*>(o + i + 4);
-    acc = fmaf(wv[0], a.x, fmaf(wv[1], a.y, fmaf(wv[2], a.z, fmaf(wv[3], a.w, acc))));
-    acc = fmaf(wv[4], b.x, fmaf(wv[5], b.y, fmaf(wv[6], b.z, fmaf(wv[7], b.w, acc))));
+    for (int64_t i = 8 * lane; i < c; i += 8 * kLanes) {
+      float wv[8];
+      load8<SW>(w + i, wv);
+      const float4 a = *reinterpret_cast<const float4*>(o + i), b = *reinterpret_cast<const float4*>(o + i + 4);
+      acc = fmaf(wv[0], a.x, fmaf(wv[1], a.y, fmaf(wv[2], a.z, fmaf(wv[3], a.w, acc))));
+      acc = fmaf(wv[4], b.x, fmaf(wv[5], b.y, fmaf(wv[6], b.z, fmaf(wv[7], b.w, acc))));
+    }
+  } else {
+#pragma unroll 4
+    for (int64_t i = lane; i < c; i += kLanes) acc = fmaf(SW::load(w, i), o[i], acc);
   }
   acc = warp_sum(acc);
   if (lane == 0) out[t * h_count * dv + h * dv + v] = acc;
 }
 
 // Whether the 16-byte kernel applies: whole 8-value steps and 16-byte aligned weights.
-bool vec_weights_ok(const Shape& sh, const void* w) { return sh.c % 8 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0; }
+bool vec_weights_ok(const Shape& sh, const void* w) {
+  return sh.c % 8 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0;
+}
 
 template <typename SW>
 void launch_absorb(const Shape& sh, const KernelCall& call, float* q_abs, const StepInfo* step, GpuStream stream) {
@@ -178,15 +164,9 @@ template <typename SW>
 void launch_project(const Shape& sh, const KernelCall& call, const float* o_lat, const StepInfo* step,
                     GpuStream stream) {
   const void* w = call.operands[weights_index(call) + 1].data;
-  if (vec_weights_ok(sh, w)) {
-    launch_kernel(project_v_vec_kernel<SW>, dim3(unsigned(ceil_div(sh.dv, 4)), unsigned(sh.h), unsigned(sh.t_cap)),
-                  128, 0, stream, o_lat, static_cast<const typename SW::type*>(w),
-                  static_cast<float*>(call.operands[weights_index(call) + 2].data), sh.h, sh.dv, sh.c, sh.s, sh.t_cap,
-                  step);
-    return;
-  }
-  launch_kernel(project_v_kernel<SW>, dim3(unsigned(ceil_div(sh.dv, 4)), unsigned(sh.h), unsigned(sh.t_cap)), 128, 0,
-                stream, o_lat, static_cast<const typename SW::type*>(call.operands[weights_index(call) + 1].data),
+  const auto kernel = vec_weights_ok(sh, w) ? project_v_kernel<SW, true> : project_v_kernel<SW, false>;
+  launch_kernel(kernel, dim3(unsigned(ceil_div(sh.dv, 4)), unsigned(sh.h), unsigned(sh.t_cap)), 128, 0, stream, o_lat,
+                static_cast<const typename SW::type*>(call.operands[weights_index(call) + 1].data),
                 static_cast<float*>(call.operands[weights_index(call) + 2].data), sh.h, sh.dv, sh.c, sh.s, sh.t_cap,
                 step);
 }

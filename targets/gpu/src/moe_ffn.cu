@@ -52,6 +52,18 @@ __device__ __forceinline__ void dot(const WeightMatrix& w, const int64_t (&rows)
   else lane_dot_scalar<F, R, TB, U>(w, rows, x, w.k, 1, lane, acc);
 }
 
+// Rows of the [E * 2I, H] gate_up matrix for inter rows r0 .. r0 + R/2 - 1 of expert e: the gate
+// rows, then the matching up rows; rows past I clamped to the last (their results are not stored).
+template <int R>
+__device__ __forceinline__ void gate_up_rows(int64_t e, int64_t r0, int64_t inter, int64_t (&rows)[R]) {
+#pragma unroll
+  for (int r = 0; r < R / 2; ++r) {
+    const int64_t rr = r0 + r < inter ? r0 + r : inter - 1;
+    rows[r] = e * 2 * inter + rr;
+    rows[R / 2 + r] = e * 2 * inter + inter + rr;
+  }
+}
+
 // grid (ceil(I / (kWarps * kRows)), top_k, token_cap)
 template <WeightFormat F, bool kVec>
 __global__ void __launch_bounds__(kThreads) gate_up_kernel(MoeArgs a) {
@@ -67,13 +79,8 @@ __global__ void __launch_bounds__(kThreads) gate_up_kernel(MoeArgs a) {
   const int lane = threadIdx.x % kLanes;
   const int64_t r0 = (int64_t(blockIdx.x) * kWarps + threadIdx.x / kLanes) * kRows;
   if (r0 >= a.inter) return;
-  int64_t rows[2 * kRows];  // gate rows, then the matching up rows
-#pragma unroll
-  for (int r = 0; r < kRows; ++r) {
-    const int64_t rr = r0 + r < a.inter ? r0 + r : a.inter - 1;
-    rows[r] = e * 2 * a.inter + rr;
-    rows[kRows + r] = e * 2 * a.inter + a.inter + rr;
-  }
+  int64_t rows[2 * kRows];
+  gate_up_rows(e, r0, a.inter, rows);
   float acc[2 * kRows][1];
 #pragma unroll
   for (int r = 0; r < 2 * kRows; ++r) acc[r][0] = 0.0f;
@@ -151,13 +158,8 @@ __global__ void __launch_bounds__(kHalfThreads) gate_up_w4_half_kernel(MoeArgs a
   const int64_t r0 = (int64_t(blockIdx.x) * kHalfWarps + threadIdx.x / kLanes) * kGateUpRows;
   // Warps past the last row still help stage x (the block synchronises once), then leave.
   const bool active = r0 < a.inter;
-  int64_t rows[2 * kGateUpRows];  // gate rows, then the matching up rows
-#pragma unroll
-  for (int r = 0; r < kGateUpRows; ++r) {
-    const int64_t rr = r0 + r < a.inter ? r0 + r : a.inter - 1;
-    rows[r] = e * 2 * a.inter + rr;
-    rows[kGateUpRows + r] = e * 2 * a.inter + a.inter + rr;
-  }
+  int64_t rows[2 * kGateUpRows];
+  gate_up_rows(e, r0, a.inter, rows);
   const int64_t nvec = a.hidden / 32;
   // The first weights are on their way while x is staged.
   W4Batch<2 * kGateUpRows, kGateUpVecs> batch;
@@ -258,8 +260,8 @@ __global__ void __launch_bounds__(kDownThreads) down_w4_half_kernel(MoeArgs a) {
   }
   for (int64_t j = warp; j < a.top_k; j += kDownWarps) {
     // One warp per act vector (its own layout and factor: the whole vector is its slice).
-    const float f =
-        stage_x_half_slice(a.act + (t * a.top_k + j) * a.inter, 0, entries, a.inter / 32, acts_half + j * entries, lane);
+    const float f = stage_x_half_slice(a.act + (t * a.top_k + j) * a.inter, 0, entries, a.inter / 32,
+                                       acts_half + j * entries, lane);
     if (lane == 0) mult[j] = a.route_w[t * a.top_k + j] * f;
   }
   __syncthreads();

@@ -100,6 +100,42 @@ struct SplitArgs {
   GpuOp op;
 };
 
+// What block (chunk, head h, row t) of a split kernel works on: the row's positions [j_begin,
+// j_end) of its chunk in the slot whose position 0 is cache row `first`, kv head g, and where its
+// partial result goes (ml: max and sum, po: dv outputs). Not live when the row is past the step,
+// a position is out of its slot (recorded in a.err), or the chunk starts past the row's position
+// (then the block has written its empty partial: m = -inf, l = 0).
+struct SplitBlock {
+  int h, g;
+  int64_t t, first, j_begin, j_end;
+  float* ml;
+  float* po;
+  bool live;
+};
+
+__device__ __forceinline__ SplitBlock split_block(const SplitArgs& a) {
+  SplitBlock b{};
+  const int64_t split = blockIdx.x;
+  b.h = blockIdx.y;
+  b.t = blockIdx.z;
+  const int64_t rows = step_rows(a.step, a.token_cap);
+  if (b.t >= rows || !positions_ok(a.step, rows, a.slot_rows, a.err, a.op)) return b;
+  const int64_t pos = row_position(*a.step, b.t);
+  b.first = row_slot(*a.step, b.t) * a.slot_rows;
+  b.g = b.h / a.heads_per_kv;
+  b.j_begin = split * a.plan.chunk;
+  b.j_end = pos + 1 < b.j_begin + a.plan.chunk ? pos + 1 : b.j_begin + a.plan.chunk;
+  const int64_t slot = (b.t * a.heads + b.h) * a.plan.n_splits + split;
+  b.ml = a.part_ml + slot * 2;
+  b.po = a.part_out + slot * a.dv;
+  b.live = b.j_begin < b.j_end;
+  if (!b.live && threadIdx.x == 0) {
+    b.ml[0] = -INFINITY;
+    b.ml[1] = 0.0f;
+  }
+  return b;
+}
+
 // Keys scored per pass: scores live in shared memory, one warp per key.
 inline constexpr int kSplitTile = 64;
 
@@ -124,25 +160,12 @@ constexpr int split_min_blocks() {
 template <typename S1, typename S2, typename SV, int kThreads, int kDimsPerThread>
 __global__ void __launch_bounds__(kThreads, (split_min_blocks<S1, S2, SV, kThreads>())) split_kernel(SplitArgs a) {
   grid_dependency_sync();
-  const int64_t split = blockIdx.x;
-  const int h = blockIdx.y;
-  const int64_t t = blockIdx.z;
-  const int64_t rows = step_rows(a.step, a.token_cap);
-  if (t >= rows) return;
-  const int64_t s_rows = a.slot_rows;
-  if (!positions_ok(a.step, rows, s_rows, a.err, a.op)) return;
-  const int64_t pos = row_position(*a.step, t);
-  const int64_t first = row_slot(*a.step, t) * s_rows;  // cache row of the slot's position 0
-  const int g = h / a.heads_per_kv;
-  const int64_t j_begin = split * a.plan.chunk;
-  const int64_t j_end = pos + 1 < j_begin + a.plan.chunk ? pos + 1 : j_begin + a.plan.chunk;
-  const int64_t slot = (t * a.heads + h) * a.plan.n_splits + split;
-  float* ml = a.part_ml + slot * 2;
-  float* po = a.part_out + slot * a.dv;
-  if (j_begin >= j_end) {
-    if (threadIdx.x == 0) { ml[0] = -INFINITY; ml[1] = 0.0f; }
-    return;
-  }
+  const SplitBlock b = split_block(a);
+  if (!b.live) return;
+  const int h = b.h, g = b.g;
+  const int64_t t = b.t, first = b.first, j_begin = b.j_begin, j_end = b.j_end;
+  float* ml = b.ml;
+  float* po = b.po;
   extern __shared__ float smem[];
   float* q1s = smem;
   float* q2s = q1s + a.d1;
