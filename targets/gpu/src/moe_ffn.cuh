@@ -12,8 +12,12 @@ namespace dse::gpu {
 //   1. check: every id in [0, E)? Writes a flag into the workspace and, if not, records
 //      GpuOp::moe_ffn; the next two kernels do nothing when the flag is set (out stays unwritten).
 //   2. gate_up: act[t, j, r] = silu(gate_e[r] . x_t) * (up_e[r] . x_t), e = ids[t, j]; one
-//      logical warp per R rows of one expert (weight-streaming GEMV, weight_dot.cuh).
-//   3. down: out[t, n] = sum_j weights[t, j] * (down_e[n] . act[t, j]), summed in j order.
+//      logical warp per R rows of one expert (weight-streaming GEMV, weight_dot.cuh; int4 on the
+//      16-byte path in packed f16 with x_t staged per block, gemv_w4_half.cuh).
+//   3. down: out[t, n] = sum_j weights[t, j] * (down_e[n] . act[t, j]): summed in j order by the
+//      f32 kernels; int4 on the 16-byte path takes one warp per row n over all k experts' vectors
+//      as one list (their loads in flight together), summed per lane in list order, then across
+//      the warp (a fixed order, not the CPU's).
 // Workspace: the flag (16 bytes) + act [T, k, I] f32.
 template <cpu::WeightFormat F>
 Status launch_moe_ffn_f32(const KernelCall& call, const GpuStep& step, GpuStream stream);
