@@ -92,6 +92,18 @@ __device__ __forceinline__ void copy_async_wait_all() {
 #endif
 }
 
+// c + the sum of the four products of a's and b's signed bytes (dp4a on NVIDIA, sm_61 and newer).
+__device__ __forceinline__ int dot4_i8(int a, int b, int c) {
+#if defined(DSE_GPU_HIP)
+  // TODO(hip): __builtin_amdgcn_sdot4 where the target has it (gfx906+, gfx1030), once measured.
+#pragma unroll
+  for (int i = 0; i < 4; ++i) c += int(int8_t(a >> (8 * i))) * int(int8_t(b >> (8 * i)));
+  return c;
+#else
+  return __dp4a(a, b, c);
+#endif
+}
+
 // A 16-byte load of data that is read by many threads (activations): through the read-only cache.
 __device__ __forceinline__ float4 load_shared16(const float* p) {
   return __ldg(reinterpret_cast<const float4*>(p));

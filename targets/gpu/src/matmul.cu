@@ -8,6 +8,7 @@
 #include "common.cuh"
 #include "gemm_tc.cuh"
 #include "gemv_w4_half.cuh"
+#include "gemv_w4_q8.cuh"
 #include "launch.cuh"
 #include "weight_dot.cuh"
 
@@ -238,9 +239,10 @@ constexpr int kStreamThreads = 256;
 // The one-block-per-task form stages x again for every 4 tasks (for 1.5B shapes as many bytes of
 // x from L2 as of weights) and waits for each task's loads before issuing the next ones.
 // kNorm: the rms_norm prologue (stage_rms_norm_half), so the norm costs no launch of its own.
-// Three blocks per multiprocessor (<= 85 registers): ptxas gave the two-row instances 92, which
-// leaves two, and the kernel lives on the weight loads each resident warp has in flight.
-template <int R, int U, bool kNorm, bool kResidual, bool kMulti>
+// kQ8: x staged as int8 vectors and the dot products in dp4a (gemv_w4_q8.cuh; opt-in, not yet run
+// on a GPU). Three blocks per multiprocessor (<= 85 registers): ptxas gave the two-row instances
+// 92, which leaves two, and the kernel lives on the weight loads each resident warp has in flight.
+template <int R, int U, bool kNorm, bool kResidual, bool kMulti, bool kQ8>
 __global__ void __launch_bounds__(kStreamThreads, 3) gemv_w4_stream_kernel(DecodeArgs a) {
   extern __shared__ uint4 xs_half[];
   __shared__ float red[kStreamThreads / kLanes];
@@ -267,8 +269,11 @@ __global__ void __launch_bounds__(kStreamThreads, 3) gemv_w4_stream_kernel(Decod
   load(cur, task, wrow, vb + lane);
   grid_dependency_sync();  // weights are never written by a kernel; x is
   const int64_t n_tokens = a.step->n_tokens;
-  float x_factor;
-  if constexpr (kNorm)
+  float x_factor = 1.0f;
+  const Q8X xq = Q8X::at(xs_half, nvec);
+  if constexpr (kQ8)
+    stage_x_q8(a.x, kNorm ? a.norm_w : nullptr, a.eps, a.part[0].w.k, xq, red_sum, a.norm_out, n_tokens >= 1);
+  else if constexpr (kNorm)
     x_factor = stage_rms_norm_half(a.x, a.norm_w, a.eps, a.part[0].w.k, xs_half, red, red_sum, a.norm_out,
                                    n_tokens >= 1);
   else
@@ -291,7 +296,8 @@ __global__ void __launch_bounds__(kStreamThreads, 3) gemv_w4_stream_kernel(Decod
     }
     W4Batch<R, U> nxt;
     if (next_task < a.warps) load(nxt, next_task, next_rows, next_vb + lane);
-    cur.accumulate(xs_half, vb + lane, nvec, acc);
+    if constexpr (kQ8) accumulate_q8(cur, xq, vb + lane, nvec, acc);
+    else cur.accumulate(xs_half, vb + lane, nvec, acc);
     if (last_chunk) {
       const GemvPart& part = part_of<kMulti>(a, task);
       const int64_t n0 = (task - part.first_warp) * R;
@@ -385,15 +391,16 @@ __global__ void __launch_bounds__(kStreamThreads, 2) gemv_w4_splitk_kernel(Decod
 // "block" the packed-f16 kernel with one block per 4 tasks, "f32" the f32 kernel (kept for
 // comparison and as the reference of the f16 ones). The f16 kernels need K % 32 == 0 and
 // K <= 24576 (x must fit the 48 KiB of shared memory a launch gets without opting in to more).
-enum class W4Gemv { stream, block, f32 };
+// "dp4a" the persistent kernel against int8 activations (gemv_w4_q8.cuh; opt-in until its speed
+// and accuracy are measured). Read at every launch, so that tests can switch it.
+enum class W4Gemv { stream, stream_q8, block, f32 };
 
 W4Gemv w4_gemv(int64_t k) {
-  static const W4Gemv chosen = [] {
-    const char* v = std::getenv("DSE_GPU_GEMV_W4");
-    if (v != nullptr && std::strcmp(v, "f32") == 0) return W4Gemv::f32;
-    if (v != nullptr && std::strcmp(v, "block") == 0) return W4Gemv::block;
-    return W4Gemv::stream;
-  }();
+  const char* v = std::getenv("DSE_GPU_GEMV_W4");
+  W4Gemv chosen = W4Gemv::stream;
+  if (v != nullptr && std::strcmp(v, "f32") == 0) chosen = W4Gemv::f32;
+  if (v != nullptr && std::strcmp(v, "block") == 0) chosen = W4Gemv::block;
+  if (v != nullptr && std::strcmp(v, "dp4a") == 0) chosen = W4Gemv::stream_q8;
   return k % 32 == 0 && k * 2 <= 48 * 1024 ? chosen : W4Gemv::f32;
 }
 
@@ -418,12 +425,12 @@ int stream_blocks_per_sm(int fits) {
   return cap > 0 && cap < fits ? cap : fits;
 }
 
-template <int R, bool kNorm, bool kResidual, bool kMulti>
+template <int R, bool kNorm, bool kResidual, bool kMulti, bool kQ8>
 void launch_w4_stream_at(DecodeArgs a, GpuStream stream) {
   constexpr int U = R == 1 ? 4 : 2;
-  const auto kernel = gemv_w4_stream_kernel<R, U, kNorm, kResidual, kMulti>;
+  const auto kernel = gemv_w4_stream_kernel<R, U, kNorm, kResidual, kMulti, kQ8>;
   const int64_t tasks = assign_tasks<R>(a);
-  const size_t smem = size_t(a.part[0].w.k) * 2;
+  const size_t smem = kQ8 ? size_t(q8_stage_bytes(a.part[0].w.k)) : size_t(a.part[0].w.k) * 2;
   int fits = 0;
   if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&fits, kernel, kStreamThreads, smem) != cudaSuccess || fits < 1) {
     (void)cudaGetLastError();
@@ -465,18 +472,19 @@ void launch_w4_splitk(const DecodeArgs& a, GpuStream stream) {
 
 // Two rows per task where that still gives every resident warp several tasks (7B-class gate_up),
 // else one (1536- to 4096-row matrices: more warps streaming at once).
-template <bool kNorm, bool kResidual>
+// kQ8 (DSE_GPU_GEMV_W4=dp4a): every matrix takes the persistent kernel with int8 activations.
+template <bool kNorm, bool kResidual, bool kQ8>
 void launch_w4_stream(const DecodeArgs& a, GpuStream stream) {
-  if (splitk_applies(a, kNorm)) return launch_w4_splitk<kResidual>(a, stream);
+  if (!kQ8 && splitk_applies(a, kNorm)) return launch_w4_splitk<kResidual>(a, stream);
   int64_t rows = 0;
   for (int j = 0; j < a.parts; ++j) rows += a.part[j].n;
   const bool two = rows / 2 >= int64_t(16) * sm_count();
   if (a.parts > 1) {
-    if (two) launch_w4_stream_at<2, kNorm, kResidual, true>(a, stream);
-    else launch_w4_stream_at<1, kNorm, kResidual, true>(a, stream);
+    if (two) launch_w4_stream_at<2, kNorm, kResidual, true, kQ8>(a, stream);
+    else launch_w4_stream_at<1, kNorm, kResidual, true, kQ8>(a, stream);
   } else {
-    if (two) launch_w4_stream_at<2, kNorm, kResidual, false>(a, stream);
-    else launch_w4_stream_at<1, kNorm, kResidual, false>(a, stream);
+    if (two) launch_w4_stream_at<2, kNorm, kResidual, false, kQ8>(a, stream);
+    else launch_w4_stream_at<1, kNorm, kResidual, false, kQ8>(a, stream);
   }
 }
 
@@ -504,7 +512,9 @@ void launch_decode_at(DecodeArgs a, GpuStream stream) {
 template <WeightFormat F, bool kNorm, bool kResidual>
 void launch_decode(const DecodeArgs& a, GpuStream stream) {
   if constexpr (F == WeightFormat::w4) {
-    if (w4_gemv(a.part[0].w.k) == W4Gemv::stream) return launch_w4_stream<kNorm, kResidual>(a, stream);
+    const W4Gemv kind = w4_gemv(a.part[0].w.k);
+    if (kind == W4Gemv::stream) return launch_w4_stream<kNorm, kResidual, false>(a, stream);
+    if (kind == W4Gemv::stream_q8) return launch_w4_stream<kNorm, kResidual, true>(a, stream);
   }
   // The norm prologue's loads and products need registers: at 4 rows per warp w4 spills.
   constexpr int R = kNorm && max_rows_per_warp<F>() > 2 ? 2 : max_rows_per_warp<F>();

@@ -6,6 +6,7 @@
 #include <catch2/generators/catch_generators.hpp>
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <cuda_runtime.h>
 #include <string>
@@ -178,9 +179,13 @@ TEST_CASE("a fused decode program leaves the same bytes as the unfused one in ev
   // N1 = 8192: W2 (K = N1) takes the split-K int4 GEMV, with the residual add fused into it.
   const int64_t k = GENERATE(512, 1536), n1 = GENERATE(384, 8192);
   const bool new_residual = GENERATE(false, true);
+  // int4 also with int8 activations (DSE_GPU_GEMV_W4=dp4a): the norm prologue, the merged q/k/v
+  // and the residual epilogue of the dp4a GEMV against its plain use.
+  const bool q8 = GENERATE(false, true);
+  if (q8 && f != WeightFormat::w4) return;
   const int32_t group = f == WeightFormat::w4 ? 128 : 0;
   INFO("format " << cpu::weight_format_name(f) << " K " << k << " N1 " << n1 << " add into a new buffer "
-                 << new_residual);
+                 << new_residual << " dp4a " << q8);
   // Host image of the arena with random contents where it matters (weights, scales, R, g, bias).
   void* base = nullptr;
   const uint64_t arena_bytes = 256ull << 20;
@@ -221,18 +226,35 @@ TEST_CASE("a fused decode program leaves the same bytes as the unfused one in ev
     REQUIRE(cudaMemcpy(after.data(), base, after.size(), cudaMemcpyDeviceToHost) == cudaSuccess);
     return after;
   };
-  const std::vector<uint8_t> want = run(unfused);
+  // Set only around the launches (and unset by a destructor), so that a failed check leaves no
+  // setting to later tests.
+  struct Dp4aScope {
+    bool on;
+    explicit Dp4aScope(bool o) : on(o) {
+      if (on) setenv("DSE_GPU_GEMV_W4", "dp4a", 1);
+    }
+    ~Dp4aScope() {
+      if (on) unsetenv("DSE_GPU_GEMV_W4");
+    }
+  };
+  auto run_as = [&](Program& p) {
+    const Dp4aScope scope(q8);
+    return run(p);
+  };
+  const std::vector<uint8_t> want = run_as(unfused);
   Program fused(static_cast<uint8_t*>(base), f, 1, k, n1, group, false, new_residual);
   FusionStorage storage;
   const FusionStats stats = fuse_decode_calls(fused.list(), storage, kAll);
   REQUIRE(stats.norms_fused == 1);
   REQUIRE(stats.matmuls_merged == 1);
   REQUIRE(stats.residuals_fused == 1);
-  const std::vector<uint8_t> got = run(fused);
+  const std::vector<uint8_t> got = run_as(fused);
   // Y, A1, A2, B and R (R2) as f32; the fused GEMV sums W (w x) and scales by 1/rms afterwards, so
   // results agree to f32 rounding, not bit for bit; for w4 both round their x to f16, the unfused
   // GEMV the norm's output, the norm-fused one its own normalised values (same f16 grid, scaled).
-  const double tolerance = f == WeightFormat::w4 ? 4e-3 : 2e-5;
+  // With dp4a both quantize x to int8, the fused GEMV its own normalised values (which may round
+  // a value at a half step the other way): 1e-2.
+  const double tolerance = f == WeightFormat::w4 ? (q8 ? 1e-2 : 4e-3) : 2e-5;
   auto out_of = [&](size_t c) { return unfused.calls[c].operands[unfused.calls[c].n_operands - 1]; };
   const TensorView outs[] = {norm.operands[2], out_of(1), out_of(2), out_of(3), norm.operands[0], out_of(4)};
   for (const TensorView& v : outs) {

@@ -1,6 +1,7 @@
 // matmul_f32_<w> on the GPU against the CPU kernel, every weight format, decode and prefill shapes.
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
+#include <cstdlib>
 #include <string>
 
 #include "gpu_test_support.h"
@@ -138,6 +139,27 @@ TEST_CASE("GPU int4 decode GEMV (packed f16) scales x into f16's range and back"
   const float x_scale = GENERATE(1e6f, 3e4f, 1e-7f);
   check_f16_inputs(WeightFormat::w4, MatmulShape{1, 1, 4096, 4096, 128, true}, 91u, x_scale);
   check_f16_inputs(WeightFormat::w4, MatmulShape{1, 1, 300, 11008, 32, false}, 92u, x_scale);
+}
+
+// DSE_GPU_GEMV_W4=dp4a: x quantized per 32 values to int8 (gemv_w4_q8.cuh). Each value is off by
+// up to half a step of 1/127 of its vector's largest |x|: for x uniform in [-1, 1] a dot product's
+// error is about 0.4% of the outputs' rms (1 sigma), so 3e-2 bounds the largest of a few thousand.
+TEST_CASE("GPU int4 decode GEMV with int8 activations (dp4a) matches the CPU kernel to x's rounding", "[gpu][matmul]") {
+  const float x_scale = GENERATE(1.0f, 1e6f, 1e-7f);
+  for (const MatmulShape& s : {MatmulShape{1, 1, 1536, 1536, 128, true}, MatmulShape{1, 1, 4096, 4096, 128, false},
+                               MatmulShape{1, 1, 300, 11008, 32, true}, MatmulShape{1, 1, 7, 64, 64, false}}) {
+    std::mt19937 rng(uint32_t(s.n + s.k));
+    Case c = matmul_case(WeightFormat::w4, s, rng);
+    float* x = reinterpret_cast<float*>(c.ops[0].bytes.data());
+    for (size_t i = 0; i < c.ops[0].bytes.size() / 4; ++i) x[i] *= x_scale;
+    INFO("N " << s.n << " K " << s.k << " group " << s.group << " x scale " << x_scale);
+    REQUIRE(setenv("DSE_GPU_GEMV_W4", "dp4a", 1) == 0);
+    const Outcome o = run_both(c);
+    unsetenv("DSE_GPU_GEMV_W4");
+    REQUIRE(o.cpu_status.ok());
+    REQUIRE(o.gpu_status.ok());
+    CHECK(compare_f32(o, int(c.ops.size()) - 1, 3e-2, 1e-6) == 0);
+  }
 }
 
 TEST_CASE("GPU int4 decode GEMV split over K (long rows) matches the CPU kernel", "[gpu][matmul]") {
