@@ -43,7 +43,7 @@ __device__ __forceinline__ void stage_q8_vector(const Q8X& xq, int64_t v, float 
   const float m = warp_max(fabsf(value));
   const float s = m / 127.0f;
   int q = 0;
-  if (m > 0.0f && isfinite(m)) q = int(rintf(value / s));
+  if (m > 0.0f && isfinite(m) && isfinite(value)) q = int(rintf(value / s));
   q = q > 127 ? 127 : (q < -127 ? -127 : q);
   // Lane k = 8 i + j: word i of xe (j even) or xo (j odd), byte j / 2.
   int8_t* plane = reinterpret_cast<int8_t*>((lane & 1) ? xq.xo + v : xq.xe + v);
@@ -51,8 +51,13 @@ __device__ __forceinline__ void stage_q8_vector(const Q8X& xq, int64_t v, float 
   float sum = float(q);
 #pragma unroll
   for (int o = kLanes / 2; o >= 1; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o, kLanes);
-  // A vector that is not finite keeps its values for the f32 sums (NaN / inf propagate).
-  if (lane == 0) xq.so[v] = m > 0.0f && isfinite(m) ? make_float2(s, -8.0f * s * sum) : make_float2(m, m);
+  // A vector holding NaN or inf (which fmaxf would skip) makes its dot products NaN, as the f32
+  // GEMV's sums would be NaN or inf; an all-zero vector adds 0.
+  const float bad = warp_sum(isfinite(value) ? 0.0f : 1.0f);
+  if (lane == 0) {
+    if (bad > 0.0f) xq.so[v] = make_float2(NAN, NAN);
+    else xq.so[v] = m > 0.0f ? make_float2(s, -8.0f * s * sum) : make_float2(0.0f, 0.0f);
+  }
 }
 
 // Stages x (K % 32 == 0) as int8 vectors, warp w of the block taking vectors w, w + warps, ...
