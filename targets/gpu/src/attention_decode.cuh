@@ -100,10 +100,6 @@ __global__ void __launch_bounds__(kDecodeThreads, 2) decode_split_kernel(SplitAr
   grid_dependency_sync();
   const SplitBlock b = split_block(a);
   if (!b.live) return;
-  const int h = b.h, g = b.g;
-  const int64_t t = b.t, first = b.first, j_begin = b.j_begin, j_end = b.j_end;
-  float* ml = b.ml;
-  float* po = b.po;
   const int tid = threadIdx.x, lane = tid % kLanes, warp = tid / kLanes;
   const int nv1 = a.d1 / 8, nv2 = a.d2 / 8, nvk = nv1 + nv2, nvv = a.dv / 8;
   extern __shared__ uint4 tile[];  // K1 [keys][nv1] | K2 [keys][nv2] | V [keys][nvv] (not when v_in_k1)
@@ -114,9 +110,9 @@ __global__ void __launch_bounds__(kDecodeThreads, 2) decode_split_kernel(SplitAr
   const uint4* vs = v_in_k1 ? k1s : k2s + tile_keys * nv2;
   const int v_stride = v_in_k1 ? nv1 : nvv;
   // Position j of this row's slot, as 16-byte vectors.
-  const uint4* k1g = static_cast<const uint4*>(a.k1) + (first * a.k1_row + int64_t(g) * a.k1_head) / 8;
-  const uint4* k2g = a.d2 > 0 ? static_cast<const uint4*>(a.k2) + first * a.k2_row / 8 : nullptr;
-  const uint4* vg = static_cast<const uint4*>(a.v) + (first * a.v_row + int64_t(g) * a.v_head) / 8;
+  const uint4* k1g = static_cast<const uint4*>(a.k1) + (b.first * a.k1_row + int64_t(b.g) * a.k1_head) / 8;
+  const uint4* k2g = a.d2 > 0 ? static_cast<const uint4*>(a.k2) + b.first * a.k2_row / 8 : nullptr;
+  const uint4* vg = static_cast<const uint4*>(a.v) + (b.first * a.v_row + int64_t(b.g) * a.v_head) / 8;
   const int64_t k1_step = a.k1_row / 8, k2_step = a.k2_row / 8, v_step = a.v_row / 8;
 
   // This lane's slices of q: vectors member + i * kTeam of (q1 | q2).
@@ -124,8 +120,8 @@ __global__ void __launch_bounds__(kDecodeThreads, 2) decode_split_kernel(SplitAr
   const int member = lane % kTeam;
   float q[kDecodeQVecs][8];
   {
-    const float* q1 = a.q1 + t * a.q1_tok + int64_t(h) * a.q1_head;
-    const float* q2 = a.d2 > 0 ? a.q2 + t * a.q2_tok + int64_t(h) * a.q2_head : nullptr;
+    const float* q1 = a.q1 + b.t * a.q1_tok + int64_t(b.h) * a.q1_head;
+    const float* q2 = a.d2 > 0 ? a.q2 + b.t * a.q2_tok + int64_t(b.h) * a.q2_head : nullptr;
 #pragma unroll
     for (int i = 0; i < kDecodeQVecs; ++i) {
       const int v = member + i * kTeam;
@@ -140,8 +136,8 @@ __global__ void __launch_bounds__(kDecodeThreads, 2) decode_split_kernel(SplitAr
   float acc[8];
 #pragma unroll
   for (int i = 0; i < 8; ++i) acc[i] = 0.0f;
-  for (int64_t t0 = j_begin; t0 < j_end; t0 += tile_keys) {
-    const int n = int(j_end - t0 < tile_keys ? j_end - t0 : tile_keys);
+  for (int64_t t0 = b.j_begin; t0 < b.j_end; t0 += tile_keys) {
+    const int n = int(b.j_end - t0 < tile_keys ? b.j_end - t0 : tile_keys);
     for (int i = tid; i < n * nv1; i += kDecodeThreads) {
       const int j = i / nv1;
       copy_async16(k1s + i, k1g + (t0 + j) * k1_step + (i - j * nv1));
@@ -224,11 +220,11 @@ __global__ void __launch_bounds__(kDecodeThreads, 2) decode_split_kernel(SplitAr
   for (int d = tid; d < a.dv; d += kDecodeThreads) {
     float sum = 0.0f;
     for (int r = 0; r < row_groups; ++r) sum += red[r * a.dv + d];
-    po[d] = sum;
+    b.po[d] = sum;
   }
   if (tid == 0) {
-    ml[0] = m;
-    ml[1] = l;
+    b.ml[0] = m;
+    b.ml[1] = l;
   }
 }
 

@@ -116,6 +116,11 @@ __device__ __forceinline__ float block_max(float v, float* scratch) {
   return m;
 }
 
+// 1 / rms of n values whose squares sum to sum_sq, as rms_norm_f32 computes it (in double).
+__device__ __forceinline__ float rms_inverse(double sum_sq, int64_t n, double eps) {
+  return float(1.0 / sqrt(sum_sq / double(n) + eps));
+}
+
 // Storage dtypes -> f32, bit-exact with dse/targets/dtype_convert.h.
 __device__ __forceinline__ float f16_to_f32(uint16_t h) { return __half2float(__ushort_as_half(h)); }
 __device__ __forceinline__ float bf16_to_f32(uint16_t h) { return __uint_as_float(uint32_t(h) << 16); }

@@ -25,6 +25,12 @@ namespace dse::gpu {
 // 64 bytes apart: a 4-way conflict; removing it changed the GEMV's time by under 10%).
 __device__ __forceinline__ int64_t x_slot(int64_t g, int64_t nvec) { return (g & 3) * nvec + (g >> 2); }
 
+// The largest |value| of the 8 values a and b.
+__device__ __forceinline__ float abs_max8(float4 a, float4 b) {
+  return fmaxf(fmaxf(fmaxf(fabsf(a.x), fabsf(a.y)), fmaxf(fabsf(a.z), fabsf(a.w))),
+               fmaxf(fmaxf(fabsf(b.x), fabsf(b.y)), fmaxf(fabsf(b.z), fabsf(b.w))));
+}
+
 // e such that m * 2^e lies in [128, 256): the 16 products a half2 lane sums per 32-weight vector
 // then stay far inside f16's range. 0 for m = 0, NaN or inf (those propagate as the f32 path does).
 __device__ __forceinline__ int f16_stage_exponent(float m) {
@@ -51,9 +57,7 @@ __device__ __forceinline__ float stage_x_half(const float* x, int64_t k, uint4* 
   const int64_t groups = k / 8;
   float m = 0.0f;
   for (int64_t g = threadIdx.x; g < groups; g += blockDim.x) {
-    const float4 a = load_shared16(x + 8 * g), b = load_shared16(x + 8 * g + 4);
-    m = fmaxf(m, fmaxf(fmaxf(fmaxf(fabsf(a.x), fabsf(a.y)), fmaxf(fabsf(a.z), fabsf(a.w))),
-                       fmaxf(fmaxf(fabsf(b.x), fabsf(b.y)), fmaxf(fabsf(b.z), fabsf(b.w)))));
+    m = fmaxf(m, abs_max8(load_shared16(x + 8 * g), load_shared16(x + 8 * g + 4)));
   }
   const int e = f16_stage_exponent(block_max(m, red));
   const float s = ldexpf(1.0f, e);
@@ -71,9 +75,7 @@ __device__ __forceinline__ float stage_x_half_slice(const float* x, int64_t g_be
                                                     uint4* xs, int lane) {
   float m = 0.0f;
   for (int64_t g = g_begin + lane; g < g_end; g += kLanes) {
-    const float4 a = load_shared16(x + 8 * g), b = load_shared16(x + 8 * g + 4);
-    m = fmaxf(m, fmaxf(fmaxf(fmaxf(fabsf(a.x), fabsf(a.y)), fmaxf(fabsf(a.z), fabsf(a.w))),
-                       fmaxf(fmaxf(fabsf(b.x), fabsf(b.y)), fmaxf(fabsf(b.z), fabsf(b.w)))));
+    m = fmaxf(m, abs_max8(load_shared16(x + 8 * g), load_shared16(x + 8 * g + 4)));
   }
   const int e = f16_stage_exponent(warp_max(m));
   const float s = ldexpf(1.0f, e);
@@ -97,13 +99,11 @@ __device__ __forceinline__ float stage_rms_norm_half(const float* x, const float
     const float4 wa = load_shared16(w + 8 * g), wb = load_shared16(w + 8 * g + 4);
     ss = fmaf(a.x, a.x, fmaf(a.y, a.y, fmaf(a.z, a.z, fmaf(a.w, a.w, ss))));
     ss = fmaf(b.x, b.x, fmaf(b.y, b.y, fmaf(b.z, b.z, fmaf(b.w, b.w, ss))));
-    m = fmaxf(m, fmaxf(fmaxf(fmaxf(fabsf(a.x * wa.x), fabsf(a.y * wa.y)),
-                             fmaxf(fabsf(a.z * wa.z), fabsf(a.w * wa.w))),
-                       fmaxf(fmaxf(fabsf(b.x * wb.x), fabsf(b.y * wb.y)),
-                             fmaxf(fabsf(b.z * wb.z), fabsf(b.w * wb.w)))));
+    m = fmaxf(m, abs_max8(make_float4(a.x * wa.x, a.y * wa.y, a.z * wa.z, a.w * wa.w),
+                          make_float4(b.x * wb.x, b.y * wb.y, b.z * wb.z, b.w * wb.w)));
   }
   const double total = block_sum(double(ss), red_sum);
-  const float inv = float(1.0 / sqrt(total / double(k) + eps));
+  const float inv = rms_inverse(total, k, eps);
   const int e = f16_stage_exponent(block_max(m, red) * inv);
   const float s = ldexpf(1.0f, e);
   for (int64_t g = threadIdx.x; g < groups; g += blockDim.x) {
@@ -132,22 +132,9 @@ struct W4Batch {
   uint4 wv[U][R];
   float sc[U][R];
 
+  // Vectors v0, v0 + 32, ... of rows `rows` of w (those from nvec on load nothing and add 0).
   __device__ __forceinline__ void load(const WeightMatrix& w, const int64_t (&rows)[R], int64_t v0, int64_t nvec) {
-    const int64_t rb = w.k / 2, groups = w.k / w.group;
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int64_t v = v0 + int64_t(u) * kLanes;
-      const int64_t gi = w.group_shift >= 0 ? (v >> w.group_shift) : int64_t(uint32_t(v) / uint32_t(w.group / 32));
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-        // The address stays inside the row even for a dead vector, should the load ever be hoisted
-        // above the v < nvec test (compute-sanitizer caught one reading past the end of an lm_head
-        // when load_stream16's asm was not volatile).
-        wv[u][r] = v < nvec ? load_stream16(w.data + rows[r] * rb + (v < nvec ? v : nvec - 1) * 16)
-                            : make_uint4(0, 0, 0, 0);
-        sc[u][r] = v < nvec ? f16_to_f32(static_cast<const uint16_t*>(w.scales)[rows[r] * groups + gi]) : 0.0f;
-      }
-    }
+    load_from(w, rows, int(v0), int(nvec));
   }
 
   // The same loads from rows given as pointers (the first byte of row r's weights and of its

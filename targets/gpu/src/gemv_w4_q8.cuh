@@ -74,7 +74,7 @@ __device__ __forceinline__ void stage_x_q8(const float* x, const float* norm_w, 
     float ss = 0.0f;
     for (int64_t i = threadIdx.x; i < k; i += blockDim.x) ss = fmaf(x[i], x[i], ss);
     const double total = block_sum(double(ss), red_sum);
-    inv = float(1.0 / sqrt(total / double(k) + eps));
+    inv = rms_inverse(total, k, eps);
   }
   for (int64_t v = warp; v < nvec; v += warps) {
     const int64_t i = 32 * v + lane;

@@ -168,7 +168,7 @@ __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(DecodeArgs a) {
     // Every warp sums the same lanes in the same order: all get the same factor, equal to
     // rms_norm_f32's up to the order of the double sum.
     const int64_t k = part.w.k;
-    inv = float(1.0 / sqrt(warp_sum(double(xs.ss)) / double(k) + a.eps));
+    inv = rms_inverse(warp_sum(double(xs.ss)), k, a.eps);
     // This warp's slice of the norm's output, for the other readers of it.
     const int64_t n4 = k / 4, per = ceil_div(n4, a.warps);
     const int64_t end = n4 < (warp + 1) * per ? n4 : (warp + 1) * per;
@@ -425,20 +425,26 @@ int stream_blocks_per_sm(int fits) {
   return cap > 0 && cap < fits ? cap : fits;
 }
 
+// Launches a persistent int4 GEMV (kStreamThreads per block, `smem` bytes of x): as many blocks
+// as fit on the multiprocessors (stream_blocks_per_sm), never more than `max_blocks` (its work).
+template <typename Kernel>
+void launch_persistent(Kernel kernel, size_t smem, int64_t max_blocks, const DecodeArgs& a, GpuStream stream) {
+  int fits = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&fits, kernel, kStreamThreads, smem) != cudaSuccess || fits < 1) {
+    (void)cudaGetLastError();
+    fits = 1;
+  }
+  const int64_t blocks = std::min<int64_t>(max_blocks, int64_t(stream_blocks_per_sm(fits)) * sm_count());
+  launch_kernel(kernel, dim3(unsigned(blocks)), kStreamThreads, smem, stream, a);
+}
+
 template <int R, bool kNorm, bool kResidual, bool kMulti, bool kQ8>
 void launch_w4_stream_at(DecodeArgs a, GpuStream stream) {
   constexpr int U = R == 1 ? 4 : 2;
   const auto kernel = gemv_w4_stream_kernel<R, U, kNorm, kResidual, kMulti, kQ8>;
   const int64_t tasks = assign_tasks<R>(a);
   const size_t smem = kQ8 ? size_t(q8_stage_bytes(a.part[0].w.k)) : size_t(a.part[0].w.k) * 2;
-  int fits = 0;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&fits, kernel, kStreamThreads, smem) != cudaSuccess || fits < 1) {
-    (void)cudaGetLastError();
-    fits = 1;
-  }
-  const int64_t blocks = std::min<int64_t>(ceil_div(tasks, kStreamThreads / kLanes),
-                                           int64_t(stream_blocks_per_sm(fits)) * sm_count());
-  launch_kernel(kernel, dim3(unsigned(blocks)), kStreamThreads, smem, stream, a);
+  launch_persistent(kernel, smem, ceil_div(tasks, kStreamThreads / kLanes), a, stream);
 }
 
 // The split-K kernel applies to one matrix of at least kSplitWarps * 32 vectors per row (every
@@ -460,14 +466,7 @@ template <bool kResidual>
 void launch_w4_splitk(const DecodeArgs& a, GpuStream stream) {
   constexpr int R = 2, U = 2;
   const auto kernel = gemv_w4_splitk_kernel<R, U, kResidual>;
-  const size_t smem = size_t(a.part[0].w.k) * 2;
-  int fits = 0;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&fits, kernel, kStreamThreads, smem) != cudaSuccess || fits < 1) {
-    (void)cudaGetLastError();
-    fits = 1;
-  }
-  const int64_t blocks = std::min<int64_t>(ceil_div(a.part[0].n, R), int64_t(stream_blocks_per_sm(fits)) * sm_count());
-  launch_kernel(kernel, dim3(unsigned(blocks)), kStreamThreads, smem, stream, a);
+  launch_persistent(kernel, size_t(a.part[0].w.k) * 2, ceil_div(a.part[0].n, R), a, stream);
 }
 
 // Two rows per task where that still gives every resident warp several tasks (7B-class gate_up),

@@ -44,7 +44,7 @@ __global__ void __launch_bounds__(kThreads) rms_norm_kernel(const float* x, cons
              double(v.w) * double(v.w);
     }
     sum = block_sum(sum, scratch);
-    const float inv = float(1.0 / sqrt(sum / double(h) + eps));
+    const float inv = rms_inverse(sum, h, eps);
 #pragma unroll
     for (int c = 0; c < kCached; ++c) {
       const int64_t i = threadIdx.x + int64_t(c) * kThreads;
@@ -62,7 +62,7 @@ __global__ void __launch_bounds__(kThreads) rms_norm_kernel(const float* x, cons
   } else {
     for (int64_t i = threadIdx.x; i < h; i += kThreads) sum += double(xr[i]) * double(xr[i]);
     sum = block_sum(sum, scratch);
-    const float inv = float(1.0 / sqrt(sum / double(h) + eps));
+    const float inv = rms_inverse(sum, h, eps);
     for (int64_t i = threadIdx.x; i < h; i += kThreads) o[i] = w[i] * (xr[i] * inv);
   }
 }
