@@ -10,6 +10,8 @@
 #include <cstdlib>
 
 #include "common.cuh"
+#include "gemm_tile.cuh"
+#include "gemm_wgmma.cuh"
 #include "launch.cuh"
 
 namespace dse::gpu {
@@ -97,119 +99,15 @@ __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4],
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-__device__ __forceinline__ uint32_t half2_bits(__half2 h) { return *reinterpret_cast<uint32_t*>(&h); }
-__device__ __forceinline__ __half2 bits_half2(uint32_t u) { return *reinterpret_cast<__half2*>(&u); }
-
-// The weight tile of one K step: 128 rows x 32 values. Each thread owns half a row (16 values):
-// row tid / 2, values [16 * (tid % 2), +16). `Raw` holds what it loaded from global memory; `store`
-// converts it to 16 f16 values in shared memory.
-template <WeightFormat F> struct WeightTile;
-
-template <> struct WeightTile<WeightFormat::w4> {
-  struct Raw { uint2 q; float s0, s1; };  // 16 nibbles, the scales of its two runs of 8
-  static __device__ __forceinline__ Raw load(const WeightMatrix& w, int64_t row, bool live, int64_t k0) {
-    Raw r{make_uint2(0, 0), 0.0f, 0.0f};
-    if (live) {
-      r.q = *reinterpret_cast<const uint2*>(w.data + row * (w.k / 2) + k0 / 2);
-      const uint16_t* sc = static_cast<const uint16_t*>(w.scales) + row * (w.k / w.group);
-      r.s0 = f16_to_f32(sc[k0 / w.group]);
-      r.s1 = f16_to_f32(sc[(k0 + 8) / w.group]);
-    }
-    return r;
-  }
-  // Nibble j of a 32-bit word is k = j (low nibble first). Each pair (k, k+1) becomes one half2:
-  // the nibbles are placed under the exponent of 1024.0 (0x64) with PRMT, 1032 is subtracted
-  // (exact: small integers) and the product with the group scale is rounded once.
-  static __device__ __forceinline__ void word(uint32_t q, float s, uint32_t (&o)[4]) {
-    const uint32_t lo = q & 0x0f0f0f0fu, hi = (q >> 4) & 0x0f0f0f0fu;  // [n0 n2 n4 n6], [n1 n3 n5 n7]
-    const uint32_t p0 = __byte_perm(lo, hi, 0x5140), p1 = __byte_perm(lo, hi, 0x7362);  // [n0 n1 n2 n3], [n4..n7]
-    const __half2 bias = __float2half2_rn(1032.0f), s2 = __float2half2_rn(s);
-    o[0] = half2_bits(__hmul2(__hsub2(bits_half2(__byte_perm(p0, 0x64646464u, 0x4140)), bias), s2));
-    o[1] = half2_bits(__hmul2(__hsub2(bits_half2(__byte_perm(p0, 0x64646464u, 0x4342)), bias), s2));
-    o[2] = half2_bits(__hmul2(__hsub2(bits_half2(__byte_perm(p1, 0x64646464u, 0x4140)), bias), s2));
-    o[3] = half2_bits(__hmul2(__hsub2(bits_half2(__byte_perm(p1, 0x64646464u, 0x4342)), bias), s2));
-  }
-  static __device__ __forceinline__ void store(const Raw& r, __half* dst) {
-    uint4 a, b;
-    uint32_t o[4];
-    word(r.q.x, r.s0, o);
-    a = make_uint4(o[0], o[1], o[2], o[3]);
-    word(r.q.y, r.s1, o);
-    b = make_uint4(o[0], o[1], o[2], o[3]);
-    reinterpret_cast<uint4*>(dst)[0] = a;
-    reinterpret_cast<uint4*>(dst)[1] = b;
-  }
-};
-
-// 8-bit formats: 16 bytes per thread; the per-row scale is applied in the epilogue.
-template <> struct WeightTile<WeightFormat::w8> {
-  using Raw = uint4;
-  static __device__ __forceinline__ Raw load(const WeightMatrix& w, int64_t row, bool live, int64_t k0) {
-    return live ? *reinterpret_cast<const uint4*>(w.data + row * w.k + k0) : make_uint4(0, 0, 0, 0);
-  }
-  // int8 q: q ^ 0x80 = q + 128 as a byte under the exponent of 1024.0, minus 1152: exact.
-  static __device__ __forceinline__ void store(const Raw& r, __half* dst) {
-    const __half2 bias = __float2half2_rn(1152.0f);
-    uint32_t o[8];
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const uint32_t u = vec_word(r, i) ^ 0x80808080u;
-      o[2 * i] = half2_bits(__hsub2(bits_half2(__byte_perm(u, 0x64646464u, 0x4140)), bias));
-      o[2 * i + 1] = half2_bits(__hsub2(bits_half2(__byte_perm(u, 0x64646464u, 0x4342)), bias));
-    }
-    reinterpret_cast<uint4*>(dst)[0] = make_uint4(o[0], o[1], o[2], o[3]);
-    reinterpret_cast<uint4*>(dst)[1] = make_uint4(o[4], o[5], o[6], o[7]);
-  }
-};
-
-template <> struct WeightTile<WeightFormat::fp8> {
-  using Raw = uint4;
-  static __device__ __forceinline__ Raw load(const WeightMatrix& w, int64_t row, bool live, int64_t k0) {
-    return live ? *reinterpret_cast<const uint4*>(w.data + row * w.k + k0) : make_uint4(0, 0, 0, 0);
-  }
-  // Every e4m3 value (subnormals included) is exactly an f16 value.
-  static __device__ __forceinline__ void store(const Raw& r, __half* dst) {
-    uint32_t o[8];
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const uint32_t u = vec_word(r, i);
-      o[2 * i] = half2_bits(__floats2half2_rn(fp8e4m3_to_f32(u & 0xffu), fp8e4m3_to_f32((u >> 8) & 0xffu)));
-      o[2 * i + 1] = half2_bits(__floats2half2_rn(fp8e4m3_to_f32((u >> 16) & 0xffu), fp8e4m3_to_f32(u >> 24)));
-    }
-    reinterpret_cast<uint4*>(dst)[0] = make_uint4(o[0], o[1], o[2], o[3]);
-    reinterpret_cast<uint4*>(dst)[1] = make_uint4(o[4], o[5], o[6], o[7]);
-  }
-};
-
-// 16-bit formats: 32 bytes per thread.
-template <> struct WeightTile<WeightFormat::f16> {
-  struct Raw { uint4 a, b; };
-  static __device__ __forceinline__ Raw load(const WeightMatrix& w, int64_t row, bool live, int64_t k0) {
-    if (!live) return Raw{make_uint4(0, 0, 0, 0), make_uint4(0, 0, 0, 0)};
-    const uint4* p = reinterpret_cast<const uint4*>(w.data + (row * w.k + k0) * 2);
-    return Raw{p[0], p[1]};
-  }
-  static __device__ __forceinline__ void store(const Raw& r, __half* dst) {
-    reinterpret_cast<uint4*>(dst)[0] = r.a;
-    reinterpret_cast<uint4*>(dst)[1] = r.b;
-  }
-};
-
-// bf16 -> f16 rounds to f16's 11-bit significand (and f16's range: |w| above 65504 would become
-// inf, below 2^-24 zero; weights are far inside).
-template <> struct WeightTile<WeightFormat::bf16> {
-  using Raw = WeightTile<WeightFormat::f16>::Raw;
-  static __device__ __forceinline__ Raw load(const WeightMatrix& w, int64_t row, bool live, int64_t k0) {
-    return WeightTile<WeightFormat::f16>::load(w, row, live, k0);
-  }
-  static __device__ __forceinline__ uint32_t convert(uint32_t u) {
-    return half2_bits(__floats2half2_rn(__uint_as_float(u << 16), __uint_as_float(u & 0xffff0000u)));
-  }
-  static __device__ __forceinline__ void store(const Raw& r, __half* dst) {
-    reinterpret_cast<uint4*>(dst)[0] = make_uint4(convert(r.a.x), convert(r.a.y), convert(r.a.z), convert(r.a.w));
-    reinterpret_cast<uint4*>(dst)[1] = make_uint4(convert(r.b.x), convert(r.b.y), convert(r.b.z), convert(r.b.w));
-  }
-};
+// The weight tile of one K step is 128 rows x 32 values: each thread owns half a row, one run of
+// 16 values (row tid / 2, values [16 * (tid % 2), +16)), stored contiguously.
+template <WeightFormat F>
+__device__ __forceinline__ void store_run(const typename WeightRun<F>::Raw& r, __half* dst) {
+  uint4 o[2];
+  WeightRun<F>::convert(r, o);
+  reinterpret_cast<uint4*>(dst)[0] = o[0];
+  reinterpret_cast<uint4*>(dst)[1] = o[1];
+}
 
 template <WeightFormat F>
 __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
@@ -232,7 +130,7 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
   const bool w_live = n0 + w_row < a.n;
   const int64_t w_n = n0 + w_row;
 
-  using Tile = WeightTile<F>;
+  using Run = WeightRun<F>;
   float acc[2][4][4];
 #pragma unroll
   for (int i = 0; i < 2; ++i)
@@ -243,9 +141,9 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
 
   const int64_t k_tiles = a.k / kBK;
   uint4 x_raw = x_live ? *reinterpret_cast<const uint4*>(x_src) : make_uint4(0, 0, 0, 0);
-  typename Tile::Raw w_raw = Tile::load(a.w, w_n, w_live, w_col);
+  typename Run::Raw w_raw = Run::load(a.w, w_n, w_live, w_col);
   *reinterpret_cast<uint4*>(&xs[0][x_row][x_col]) = x_raw;
-  Tile::store(w_raw, &ws[0][w_row][w_col]);
+  store_run<F>(w_raw, &ws[0][w_row][w_col]);
   __syncthreads();
 
   for (int64_t kt = 0; kt < k_tiles; ++kt) {
@@ -254,7 +152,7 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
     if (more) {
       const int64_t k0 = (kt + 1) * kBK;
       x_raw = x_live ? *reinterpret_cast<const uint4*>(x_src + k0) : make_uint4(0, 0, 0, 0);
-      w_raw = Tile::load(a.w, w_n, w_live, k0 + w_col);
+      w_raw = Run::load(a.w, w_n, w_live, k0 + w_col);
     }
 #pragma unroll
     for (int ks = 0; ks < kBK; ks += 16) {
@@ -274,7 +172,7 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
     }
     if (more) {
       *reinterpret_cast<uint4*>(&xs[cur ^ 1][x_row][x_col]) = x_raw;
-      Tile::store(w_raw, &ws[cur ^ 1][w_row][w_col]);
+      store_run<F>(w_raw, &ws[cur ^ 1][w_row][w_col]);
     }
     __syncthreads();
   }
@@ -288,7 +186,7 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
       const int64_t n = n0 + wn + ni * 8 + c2 + c;
       if (n >= a.n) continue;
       float col_mul = 1.0f;
-      if constexpr (F == WeightFormat::w8 || F == WeightFormat::fp8) col_mul = static_cast<const float*>(a.w.scales)[n];
+      if constexpr (Run::kRowScale) col_mul = static_cast<const float*>(a.w.scales)[n];
       const float b = a.bias ? a.bias[n] : 0.0f;
 #pragma unroll
       for (int mi = 0; mi < 2; ++mi)
@@ -342,6 +240,8 @@ Status launch_gemm_tc(const float* x, int64_t token_capacity, const WeightMatrix
   a.step = step.d_step;
   launch_kernel(rows_to_f16_kernel, unsigned(token_capacity), kRowThreads, 0, stream, x, w.k, token_capacity,
                 step.d_step, const_cast<__half*>(a.xh), const_cast<float*>(a.row_mul));
+  if (gemm_wgmma_applies(w.k))
+    return launch_gemm_wgmma<F>(a.xh, a.row_mul, token_capacity, w, n, bias, out, step.d_step, stream);
   const dim3 grid(unsigned(ceil_div(n, kBN)), unsigned(ceil_div(token_capacity, kBM)));
   launch_kernel(gemm_kernel<F>, grid, kThreads, 0, stream, a);
   return launch_status("matmul_f32 (tensor cores)");

@@ -117,10 +117,14 @@ TEST_CASE("GPU matmul on tensor cores (prefill chunks) matches the CPU kernel wi
                                   WeightFormat::fp8);
   const int32_t group = f == WeightFormat::w4 ? GENERATE(8, 32, 128) : 0;
   // Full and partial 64-row tiles, a partial chunk, N not a multiple of the 128-column tile, K of
-  // one and of many 32-wide steps; the smallest capacity that takes the path (64) with 5 rows.
+  // one and of many 32-wide steps; the smallest capacity that takes the path (64) with 5 rows. On
+  // an H100/H200 the wgmma kernel (K a multiple of 64) runs these with one warpgroup per block
+  // except N 4224 x 512 tokens (33 x 4 tiles fill 132 multiprocessors: two warpgroups), and K 160
+  // keeps the mma.sync kernel.
   const MatmulShape s = GENERATE(MatmulShape{512, 512, 256, 512, 0, false}, MatmulShape{512, 37, 1000, 384, 0, true},
                                  MatmulShape{64, 64, 130, 1024 + 128, 0, true}, MatmulShape{64, 5, 77, 128, 0, false},
-                                 MatmulShape{128, 100, 2048, 1536, 0, true});
+                                 MatmulShape{128, 100, 2048, 1536, 0, true}, MatmulShape{512, 300, 4224, 1024, 0, true},
+                                 MatmulShape{64, 50, 200, 160, 0, false});
   MatmulShape sg = s;
   sg.group = group;
   if (f == WeightFormat::w4 && sg.k % group != 0) return;
