@@ -26,6 +26,13 @@ Status launch_gemm_tc(const float*, int64_t, const WeightMatrix&, int64_t, const
                       GpuStream) {
   return Status(StatusCode::unsupported, "the tensor-core GEMM is not built for HIP");
 }
+void launch_rows_to_f16(const float*, int64_t, int64_t, const StepInfo*, const int32_t*, int32_t, const int32_t*,
+                        __half*, float*, GpuStream) {}
+template <WeightFormat F>
+Status launch_gemm_tc_f16(const __half*, const float*, int64_t, const int32_t*, int64_t, const WeightMatrix&, int64_t,
+                          const float*, float*, const StepInfo*, GpuStream) {
+  return Status(StatusCode::unsupported, "the tensor-core GEMM is not built for HIP");
+}
 
 #else
 
@@ -47,18 +54,23 @@ struct GemmArgs {
   float* out;
   int64_t n, k, t_cap;
   const StepInfo* step;
+  const int32_t* group_rows;  // null, or [groups + 1] row offsets (gemm_tc.cuh)
 };
 
 // Largest |x| of the row picks the scale: up to 2^14 the row is used as it is; above, it is
 // multiplied by 2^-e so that it stays below 2^14 (headroom for f16's 65504) and the product is
 // multiplied by 2^e afterwards. Powers of two are exact, so only the f16 rounding remains.
-__global__ void __launch_bounds__(kRowThreads) rows_to_f16_kernel(const float* x, int64_t k, int64_t cap,
-                                                                  const StepInfo* step, __half* xh, float* row_mul) {
+// Row t of xh is row t of x, or with `gather` row gather[t] / gather_div of x for the first
+// *gather_rows rows (grouped GEMMs: x's rows in the order of their groups).
+__global__ void __launch_bounds__(kRowThreads)
+    rows_to_f16_kernel(const float* x, int64_t k, int64_t cap, const StepInfo* step, const int32_t* gather,
+                       int32_t gather_div, const int32_t* gather_rows, __half* xh, float* row_mul) {
   grid_dependency_sync();
   __shared__ float scratch[kRowThreads / kLanes];
   const int64_t t = blockIdx.x;
-  if (t >= step_rows(step, cap)) return;
-  const float4* xr = reinterpret_cast<const float4*>(x + t * k);
+  if (t >= (gather ? int64_t(*gather_rows) : step_rows(step, cap))) return;
+  const int64_t src = gather ? gather[t] / gather_div : t;
+  const float4* xr = reinterpret_cast<const float4*>(x + src * k);
   const int64_t n4 = k / 4;
   float m = 0.0f;
   for (int64_t i = threadIdx.x; i < n4; i += kRowThreads) {
@@ -114,9 +126,9 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
   grid_dependency_sync();
   __shared__ alignas(16) __half xs[2][kBM][kStride];
   __shared__ alignas(16) __half ws[2][kBN][kStride];
-  const int64_t rows = step_rows(a.step, a.t_cap);
-  const int64_t m0 = int64_t(blockIdx.y) * kBM;
-  if (m0 >= rows) return;
+  WeightMatrix w = a.w;
+  int64_t m0, rows;
+  if (!tile_rows<F>(a.group_rows, a.step, a.t_cap, a.n, int64_t(blockIdx.y) * kBM, w, m0, rows)) return;
   const int64_t n0 = int64_t(blockIdx.x) * kBN;
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int wm = (warp / 4) * 32, wn = (warp % 4) * 32;
@@ -141,7 +153,7 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
 
   const int64_t k_tiles = a.k / kBK;
   uint4 x_raw = x_live ? *reinterpret_cast<const uint4*>(x_src) : make_uint4(0, 0, 0, 0);
-  typename Run::Raw w_raw = Run::load(a.w, w_n, w_live, w_col);
+  typename Run::Raw w_raw = Run::load(w, w_n, w_live, w_col);
   *reinterpret_cast<uint4*>(&xs[0][x_row][x_col]) = x_raw;
   store_run<F>(w_raw, &ws[0][w_row][w_col]);
   __syncthreads();
@@ -152,7 +164,7 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
     if (more) {
       const int64_t k0 = (kt + 1) * kBK;
       x_raw = x_live ? *reinterpret_cast<const uint4*>(x_src + k0) : make_uint4(0, 0, 0, 0);
-      w_raw = Run::load(a.w, w_n, w_live, k0 + w_col);
+      w_raw = Run::load(w, w_n, w_live, k0 + w_col);
     }
 #pragma unroll
     for (int ks = 0; ks < kBK; ks += 16) {
@@ -186,7 +198,7 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
       const int64_t n = n0 + wn + ni * 8 + c2 + c;
       if (n >= a.n) continue;
       float col_mul = 1.0f;
-      if constexpr (Run::kRowScale) col_mul = static_cast<const float*>(a.w.scales)[n];
+      if constexpr (Run::kRowScale) col_mul = static_cast<const float*>(w.scales)[n];
       const float b = a.bias ? a.bias[n] : 0.0f;
 #pragma unroll
       for (int mi = 0; mi < 2; ++mi)
@@ -220,31 +232,47 @@ uint64_t gemm_tc_workspace_bytes(int64_t token_capacity, int64_t k) {
   return align_up(uint64_t(token_capacity) * uint64_t(k) * 2, 256) + align_up(uint64_t(token_capacity) * 4, 256);
 }
 
+void launch_rows_to_f16(const float* x, int64_t k, int64_t row_cap, const StepInfo* step, const int32_t* gather,
+                        int32_t gather_div, const int32_t* gather_rows, __half* xh, float* row_mul, GpuStream stream) {
+  launch_kernel(rows_to_f16_kernel, unsigned(row_cap), kRowThreads, 0, stream, x, k, row_cap, step, gather, gather_div,
+                gather_rows, xh, row_mul);
+}
+
+template <WeightFormat F>
+Status launch_gemm_tc_f16(const __half* xh, const float* row_mul, int64_t row_cap, const int32_t* group_rows,
+                          int64_t groups, const WeightMatrix& w, int64_t n, const float* bias, float* out,
+                          const StepInfo* step, GpuStream stream) {
+  if (gemm_wgmma_applies(w.k))
+    return launch_gemm_wgmma<F>(xh, row_mul, row_cap, group_rows, groups, w, n, bias, out, step, stream);
+  GemmArgs a;
+  a.xh = xh;
+  a.row_mul = row_mul;
+  a.w = w;
+  a.bias = bias;
+  a.out = out;
+  a.n = n;
+  a.k = w.k;
+  a.t_cap = row_cap;
+  a.step = step;
+  a.group_rows = group_rows;
+  const dim3 grid(unsigned(ceil_div(n, kBN)), unsigned(ceil_div(row_cap, kBM)), unsigned(group_rows ? groups : 1));
+  launch_kernel(gemm_kernel<F>, grid, kThreads, 0, stream, a);
+  return launch_status("matmul_f32 (tensor cores)");
+}
+
 template <WeightFormat F>
 Status launch_gemm_tc(const float* x, int64_t token_capacity, const WeightMatrix& w, int64_t n, const float* bias,
                       float* out, const GpuStep& step, GpuStream stream) {
   const uint64_t need = gemm_tc_workspace_bytes(token_capacity, w.k);
   if (step.workspace == nullptr || step.workspace_bytes < need)
     return Status(StatusCode::internal, "matmul: the tensor-core path needs " + std::to_string(need) +
-                            " bytes of workspace, the session planned " + std::to_string(step.workspace_bytes));
-  GemmArgs a;
-  a.xh = static_cast<const __half*>(step.workspace);
-  a.row_mul = reinterpret_cast<const float*>(static_cast<const uint8_t*>(step.workspace) +
-                                             align_up(uint64_t(token_capacity) * uint64_t(w.k) * 2, 256));
-  a.w = w;
-  a.bias = bias;
-  a.out = out;
-  a.n = n;
-  a.k = w.k;
-  a.t_cap = token_capacity;
-  a.step = step.d_step;
-  launch_kernel(rows_to_f16_kernel, unsigned(token_capacity), kRowThreads, 0, stream, x, w.k, token_capacity,
-                step.d_step, const_cast<__half*>(a.xh), const_cast<float*>(a.row_mul));
-  if (gemm_wgmma_applies(w.k))
-    return launch_gemm_wgmma<F>(a.xh, a.row_mul, token_capacity, w, n, bias, out, step.d_step, stream);
-  const dim3 grid(unsigned(ceil_div(n, kBN)), unsigned(ceil_div(token_capacity, kBM)));
-  launch_kernel(gemm_kernel<F>, grid, kThreads, 0, stream, a);
-  return launch_status("matmul_f32 (tensor cores)");
+                                            " bytes of workspace, the session planned " +
+                                            std::to_string(step.workspace_bytes));
+  __half* xh = static_cast<__half*>(step.workspace);
+  float* row_mul = reinterpret_cast<float*>(static_cast<uint8_t*>(step.workspace) +
+                                            align_up(uint64_t(token_capacity) * uint64_t(w.k) * 2, 256));
+  launch_rows_to_f16(x, w.k, token_capacity, step.d_step, nullptr, 1, nullptr, xh, row_mul, stream);
+  return launch_gemm_tc_f16<F>(xh, row_mul, token_capacity, nullptr, 1, w, n, bias, out, step.d_step, stream);
 }
 
 #endif
@@ -259,5 +287,21 @@ template Status launch_gemm_tc<WeightFormat::w4>(const float*, int64_t, const We
                                                  float*, const GpuStep&, GpuStream);
 template Status launch_gemm_tc<WeightFormat::fp8>(const float*, int64_t, const WeightMatrix&, int64_t, const float*,
                                                   float*, const GpuStep&, GpuStream);
+
+template Status launch_gemm_tc_f16<WeightFormat::f16>(const __half*, const float*, int64_t, const int32_t*, int64_t,
+                                                      const WeightMatrix&, int64_t, const float*, float*,
+                                                      const StepInfo*, GpuStream);
+template Status launch_gemm_tc_f16<WeightFormat::bf16>(const __half*, const float*, int64_t, const int32_t*, int64_t,
+                                                       const WeightMatrix&, int64_t, const float*, float*,
+                                                       const StepInfo*, GpuStream);
+template Status launch_gemm_tc_f16<WeightFormat::w8>(const __half*, const float*, int64_t, const int32_t*, int64_t,
+                                                     const WeightMatrix&, int64_t, const float*, float*,
+                                                     const StepInfo*, GpuStream);
+template Status launch_gemm_tc_f16<WeightFormat::w4>(const __half*, const float*, int64_t, const int32_t*, int64_t,
+                                                     const WeightMatrix&, int64_t, const float*, float*,
+                                                     const StepInfo*, GpuStream);
+template Status launch_gemm_tc_f16<WeightFormat::fp8>(const __half*, const float*, int64_t, const int32_t*, int64_t,
+                                                      const WeightMatrix&, int64_t, const float*, float*,
+                                                      const StepInfo*, GpuStream);
 
 }  // namespace dse::gpu

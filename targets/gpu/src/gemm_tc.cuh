@@ -35,4 +35,21 @@ template <WeightFormat F>
 Status launch_gemm_tc(const float* x, int64_t token_capacity, const WeightMatrix& w, int64_t n, const float* bias,
                       float* out, const GpuStep& step, GpuStream stream);
 
+// The two steps of launch_gemm_tc, for callers that arrange x themselves (moe_gemm.cu).
+// rows_to_f16: xh [rows, K] and row_mul [rows] from x (rows = step_rows(step, row_cap)); with
+// `gather`, row t of xh is row gather[t] / gather_div of x, for t < *gather_rows (read on the
+// device; row_cap bounds it).
+void launch_rows_to_f16(const float* x, int64_t k, int64_t row_cap, const StepInfo* step, const int32_t* gather,
+                        int32_t gather_div, const int32_t* gather_rows, __half* xh, float* row_mul, GpuStream stream);
+
+// The GEMM on x in f16: out[t, :] = (xh[t, :] W^T) * row_mul[t] (+ bias). Without `group_rows`,
+// for t < step_rows(step, row_cap). With it (a grouped GEMM, `groups` matrices of n rows back to
+// back in w, [groups + 1] row offsets read on the device): rows group_rows[g] .. group_rows[g + 1]
+// - 1 of xh and out use matrix g; no group may hold more than row_cap rows. wgmma where
+// gemm_wgmma_applies, else mma.sync.
+template <WeightFormat F>
+Status launch_gemm_tc_f16(const __half* xh, const float* row_mul, int64_t row_cap, const int32_t* group_rows,
+                          int64_t groups, const WeightMatrix& w, int64_t n, const float* bias, float* out,
+                          const StepInfo* step, GpuStream stream);
+
 }  // namespace dse::gpu

@@ -136,6 +136,41 @@ struct WeightRun<WeightFormat::bf16> {
   }
 };
 
+// Matrix g of `w` when it holds several matrices of n rows back to back (the experts of a MoE
+// layer): the data and scales advanced by g * n rows.
+template <WeightFormat F>
+__device__ __forceinline__ WeightMatrix matrix_of_group(WeightMatrix w, int64_t n, int64_t g) {
+  const int64_t rows = g * n;
+  if constexpr (F == WeightFormat::w4) {
+    w.data += rows * (w.k / 2);
+    w.scales = static_cast<const uint16_t*>(w.scales) + rows * (w.k / w.group);
+  } else if constexpr (F == WeightFormat::w8 || F == WeightFormat::fp8) {
+    w.data += rows * w.k;
+    w.scales = static_cast<const float*>(w.scales) + rows;
+  } else {
+    w.data += rows * w.k * 2;
+  }
+  return w;
+}
+
+// The rows a GEMM block at token-tile offset `tile_row` covers, [m0, end): of one matrix, up to
+// step_rows(step, cap); or, with group_rows, of group blockIdx.z (its matrix put in w). False
+// when the block has none.
+template <WeightFormat F>
+__device__ __forceinline__ bool tile_rows(const int32_t* group_rows, const StepInfo* step, int64_t cap, int64_t n,
+                                          int64_t tile_row, WeightMatrix& w, int64_t& m0, int64_t& end) {
+  if (group_rows == nullptr) {
+    m0 = tile_row;
+    end = step_rows(step, cap);
+  } else {
+    const int64_t g = blockIdx.z;
+    m0 = group_rows[g] + tile_row;
+    end = group_rows[g + 1];
+    w = matrix_of_group<F>(w, n, g);
+  }
+  return m0 < end;
+}
+
 // 32 consecutive values of one weight row (the wgmma kernel's share per thread and step): two
 // runs of 16, loaded together, converted to four vectors of 8 f16 values.
 template <WeightFormat F>

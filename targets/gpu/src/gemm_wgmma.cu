@@ -27,8 +27,8 @@ namespace dse::gpu {
 
 bool gemm_wgmma_applies(int64_t) { return false; }
 template <WeightFormat F>
-Status launch_gemm_wgmma(const __half*, const float*, int64_t, const WeightMatrix&, int64_t, const float*, float*,
-                         const StepInfo*, GpuStream) {
+Status launch_gemm_wgmma(const __half*, const float*, int64_t, const int32_t*, int64_t, const WeightMatrix&, int64_t,
+                         const float*, float*, const StepInfo*, GpuStream) {
   return Status(StatusCode::unsupported, "the wgmma GEMM is built only for sm_90a");
 }
 
@@ -57,6 +57,7 @@ struct WgmmaArgs {
   float* out;
   int64_t n, k, t_cap;
   const StepInfo* step;
+  const int32_t* group_rows;  // null, or [groups + 1] row offsets (gemm_tc.cuh)
 };
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)  // device helpers of the sm_90a pass (unused by the others)
@@ -122,9 +123,9 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
   using Run = WeightRun32<F>;
   extern __shared__ __align__(128) uint8_t smem[];
   grid_dependency_sync();
-  const int64_t rows = step_rows(a.step, a.t_cap);
-  const int64_t m0 = int64_t(blockIdx.y) * T::kBM;
-  if (m0 >= rows) return;
+  WeightMatrix w = a.w;
+  int64_t m0, rows;
+  if (!tile_rows<F>(a.group_rows, a.step, a.t_cap, a.n, int64_t(blockIdx.y) * T::kBM, w, m0, rows)) return;
   const int64_t n0 = int64_t(blockIdx.x) * kBN;
   const int tid = threadIdx.x;
 
@@ -151,7 +152,7 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
     for (int i = 0; i < kWHalves; ++i) {
       const int h = tid + i * T::kThreads, r = h % kBN, half = h / kBN;
       const int64_t row = n0 + r;
-      raw[decltype(set)::value][i] = Run::load(a.w, row, row < a.n, ks * kBK + half * 32);
+      raw[decltype(set)::value][i] = Run::load(w, row, row < a.n, ks * kBK + half * 32);
     }
   };
   uint8_t* const xs = smem;
@@ -237,7 +238,7 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
       const int64_t n = n0 + j * 8 + (lane % 4) * 2 + c;
       if (n >= a.n) continue;
       float col_mul = 1.0f;
-      if constexpr (Run::kRowScale) col_mul = static_cast<const float*>(a.w.scales)[n];
+      if constexpr (Run::kRowScale) col_mul = static_cast<const float*>(w.scales)[n];
       const float b = a.bias ? a.bias[n] : 0.0f;
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
@@ -250,12 +251,13 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
 }
 
 template <WeightFormat F, int kGroups>
-Status launch(const WgmmaArgs& a, GpuStream stream) {
+Status launch(const WgmmaArgs& a, int64_t groups, GpuStream stream) {
   using T = Tiles<kGroups>;
   auto kernel = wgmma_gemm_kernel<F, kGroups>;
+  // Per launch, not once: the limit belongs to the current device's context.
   if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSmemBytes) != cudaSuccess)
     return launch_status("matmul_f32 (wgmma): shared memory limit");
-  const dim3 grid(unsigned(ceil_div(a.n, kBN)), unsigned(ceil_div(a.t_cap, T::kBM)));
+  const dim3 grid(unsigned(ceil_div(a.n, kBN)), unsigned(ceil_div(a.t_cap, T::kBM)), unsigned(groups));
   launch_kernel(kernel, grid, T::kThreads, T::kSmemBytes, stream, a);
   return launch_status("matmul_f32 (wgmma)");
 }
@@ -273,27 +275,36 @@ bool gemm_wgmma_applies(int64_t k) {
 }
 
 template <WeightFormat F>
-Status launch_gemm_wgmma(const __half* xh, const float* row_mul, int64_t t_cap, const WeightMatrix& w, int64_t n,
-                         const float* bias, float* out, const StepInfo* step, GpuStream stream) {
-  const WgmmaArgs a{xh, row_mul, w, bias, out, n, w.k, t_cap, step};
+Status launch_gemm_wgmma(const __half* xh, const float* row_mul, int64_t row_cap, const int32_t* group_rows,
+                         int64_t groups, const WeightMatrix& w, int64_t n, const float* bias, float* out,
+                         const StepInfo* step, GpuStream stream) {
+  const WgmmaArgs a{xh, row_mul, w, bias, out, n, w.k, row_cap, step, group_rows};
+  if (group_rows == nullptr) groups = 1;
   // Two warpgroups per block halve the weight conversions per token; one alone doubles the blocks
-  // where two would not give each multiprocessor two blocks (their steps overlap).
-  if (ceil_div(n, kBN) * ceil_div(t_cap, Tiles<2>::kBM) >= 2 * int64_t(current_device().multiprocessors))
-    return launch<F, 2>(a, stream);
-  return launch<F, 1>(a, stream);
+  // where two would not give each multiprocessor two blocks (their steps overlap). Groups (MoE
+  // experts) hold a few dozen rows each: one warpgroup.
+  if (groups == 1 &&
+      ceil_div(n, kBN) * ceil_div(row_cap, Tiles<2>::kBM) >= 2 * int64_t(current_device().multiprocessors))
+    return launch<F, 2>(a, groups, stream);
+  return launch<F, 1>(a, groups, stream);
 }
 
 #endif
 
-template Status launch_gemm_wgmma<WeightFormat::f16>(const __half*, const float*, int64_t, const WeightMatrix&, int64_t,
-                                                     const float*, float*, const StepInfo*, GpuStream);
-template Status launch_gemm_wgmma<WeightFormat::bf16>(const __half*, const float*, int64_t, const WeightMatrix&,
-                                                      int64_t, const float*, float*, const StepInfo*, GpuStream);
-template Status launch_gemm_wgmma<WeightFormat::w8>(const __half*, const float*, int64_t, const WeightMatrix&, int64_t,
-                                                    const float*, float*, const StepInfo*, GpuStream);
-template Status launch_gemm_wgmma<WeightFormat::w4>(const __half*, const float*, int64_t, const WeightMatrix&, int64_t,
-                                                    const float*, float*, const StepInfo*, GpuStream);
-template Status launch_gemm_wgmma<WeightFormat::fp8>(const __half*, const float*, int64_t, const WeightMatrix&, int64_t,
-                                                     const float*, float*, const StepInfo*, GpuStream);
+template Status launch_gemm_wgmma<WeightFormat::f16>(const __half*, const float*, int64_t, const int32_t*, int64_t,
+                                                     const WeightMatrix&, int64_t, const float*, float*,
+                                                     const StepInfo*, GpuStream);
+template Status launch_gemm_wgmma<WeightFormat::bf16>(const __half*, const float*, int64_t, const int32_t*, int64_t,
+                                                      const WeightMatrix&, int64_t, const float*, float*,
+                                                      const StepInfo*, GpuStream);
+template Status launch_gemm_wgmma<WeightFormat::w8>(const __half*, const float*, int64_t, const int32_t*, int64_t,
+                                                    const WeightMatrix&, int64_t, const float*, float*, const StepInfo*,
+                                                    GpuStream);
+template Status launch_gemm_wgmma<WeightFormat::w4>(const __half*, const float*, int64_t, const int32_t*, int64_t,
+                                                    const WeightMatrix&, int64_t, const float*, float*, const StepInfo*,
+                                                    GpuStream);
+template Status launch_gemm_wgmma<WeightFormat::fp8>(const __half*, const float*, int64_t, const int32_t*, int64_t,
+                                                     const WeightMatrix&, int64_t, const float*, float*,
+                                                     const StepInfo*, GpuStream);
 
 }  // namespace dse::gpu

@@ -17,10 +17,10 @@ namespace dse::gpu {
 // (read once; for A/B runs against the mma.sync kernel).
 bool gemm_wgmma_applies(int64_t k);
 
-// out[t, n] = (sum_k xh[t, k] W[n, k]) * row_mul[t] (* the row scale of w8/fp8) (+ bias[n]) for the
-// first step_rows(t_cap) rows.
+// launch_gemm_tc_f16 (gemm_tc.cuh) on wgmma: same arguments and results.
 template <WeightFormat F>
-Status launch_gemm_wgmma(const __half* xh, const float* row_mul, int64_t t_cap, const WeightMatrix& w, int64_t n,
-                         const float* bias, float* out, const StepInfo* step, GpuStream stream);
+Status launch_gemm_wgmma(const __half* xh, const float* row_mul, int64_t row_cap, const int32_t* group_rows,
+                         int64_t groups, const WeightMatrix& w, int64_t n, const float* bias, float* out,
+                         const StepInfo* step, GpuStream stream);
 
 }  // namespace dse::gpu

@@ -55,6 +55,10 @@ Status gpu_error_status(const GpuErrorRecord& r) {
     case GpuOp::attention: return Status(code, position_message("attention_f32", r, "KV cache"));
     case GpuOp::mla_attention: return Status(code, position_message("mla_attention_f32", r, "latent cache"));
     case GpuOp::moe_ffn:
+      if (code == StatusCode::invalid_argument)  // moe_gemm.cu's sort: value expert, row its entries
+        return Status(code, "moe_ffn_f32: expert " + std::to_string(r.value) + " is selected " + std::to_string(r.row) +
+                                " times in a chunk of " + std::to_string(r.limit) +
+                                " tokens; each token's expert ids must be distinct, as moe_route_f32 makes them");
       return Status(code, "moe_ffn_f32: expert id " + std::to_string(r.value) + " (token " +
                               std::to_string(r.row) + ") is outside [0, " + std::to_string(r.limit) +
                               "); the ids operand must come from moe_route_f32 with the same n_experts");

@@ -37,12 +37,12 @@ constexpr GpuKernelInfo kKernels[] = {
     {"attention_f32", launch_attention_f32, attention_f32_workspace},
     {"mla_attention_f32", launch_mla_attention_f32, mla_attention_f32_workspace},
     {"moe_route_f32", launch_moe_route_f32, no_workspace},
-    {"moe_ffn_f32_f32", launch_moe_ffn_f32<WeightFormat::f32>, moe_ffn_f32_workspace},
-    {"moe_ffn_f32_f16", launch_moe_ffn_f32<WeightFormat::f16>, moe_ffn_f32_workspace},
-    {"moe_ffn_f32_bf16", launch_moe_ffn_f32<WeightFormat::bf16>, moe_ffn_f32_workspace},
-    {"moe_ffn_f32_w8", launch_moe_ffn_f32<WeightFormat::w8>, moe_ffn_f32_workspace},
-    {"moe_ffn_f32_w4", launch_moe_ffn_f32<WeightFormat::w4>, moe_ffn_f32_workspace},
-    {"moe_ffn_f32_fp8", launch_moe_ffn_f32<WeightFormat::fp8>, moe_ffn_f32_workspace},
+    {"moe_ffn_f32_f32", launch_moe_ffn_f32<WeightFormat::f32>, moe_ffn_f32_workspace<WeightFormat::f32>},
+    {"moe_ffn_f32_f16", launch_moe_ffn_f32<WeightFormat::f16>, moe_ffn_f32_workspace<WeightFormat::f16>},
+    {"moe_ffn_f32_bf16", launch_moe_ffn_f32<WeightFormat::bf16>, moe_ffn_f32_workspace<WeightFormat::bf16>},
+    {"moe_ffn_f32_w8", launch_moe_ffn_f32<WeightFormat::w8>, moe_ffn_f32_workspace<WeightFormat::w8>},
+    {"moe_ffn_f32_w4", launch_moe_ffn_f32<WeightFormat::w4>, moe_ffn_f32_workspace<WeightFormat::w4>},
+    {"moe_ffn_f32_fp8", launch_moe_ffn_f32<WeightFormat::fp8>, moe_ffn_f32_workspace<WeightFormat::fp8>},
     {"last_row_f32", launch_last_row_f32, no_workspace},
 };
 

@@ -18,9 +18,11 @@ namespace dse::gpu {
 //      f32 kernels; int4 on the 16-byte path takes one warp per row n over all k experts' vectors
 //      as one list (their loads in flight together), summed per lane in list order, then across
 //      the warp (a fixed order, not the CPU's).
-// Workspace: the flag (16 bytes) + act [T, k, I] f32.
+// With DSE_GPU_MOE_GEMM=1, prefill chunks take grouped GEMMs instead of steps 2-3 (moe_gemm.cuh).
+// Workspace: the flag (16 bytes) + act [T, k, I] f32, or the grouped GEMMs' buffers if larger.
 template <cpu::WeightFormat F>
 Status launch_moe_ffn_f32(const KernelCall& call, const GpuStep& step, GpuStream stream);
+template <cpu::WeightFormat F>
 uint64_t moe_ffn_f32_workspace(const KernelCall& call);
 
 }  // namespace dse::gpu
