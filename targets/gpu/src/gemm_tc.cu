@@ -5,6 +5,8 @@
 //      current one runs through ldmatrix + mma.sync; weights are dequantized (w4 with its group
 //      scale, w8 / fp8 / bf16 converted) when they are stored to shared memory, and the per-row
 //      scale of w8 / fp8, the row factor of x and the bias are applied once in the epilogue.
+//      On sm_90 devices, in builds with sm_90a, gemm_wgmma.cu's kernel runs instead.
+// The gemm also serves grouped GEMMs (MoE experts: a matrix per group of rows, blockIdx.z).
 #include "gemm_tc.cuh"
 
 #include <cstdlib>
