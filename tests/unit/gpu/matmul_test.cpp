@@ -29,7 +29,7 @@ Case matmul_case(WeightFormat f, const MatmulShape& s, std::mt19937& rng) {
   return c;
 }
 
-// Prefill chunks (a token capacity of 16 or more) run on tensor cores with f16 inputs, and int4
+// Prefill chunks (a token capacity of 64 or more) run on tensor cores with f16 inputs, and int4
 // decode GEMVs in packed f16 arithmetic (gemv_w4_half.cuh): x (and the dequantized weights) are
 // rounded to f16 (11 significant bits), so the error is a few units of 2^-11 relative to the size
 // of the outputs, not f32 rounding.
