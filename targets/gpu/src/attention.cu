@@ -1,8 +1,6 @@
 // attention_f32: split kernel + combine kernel over the KV cache (flash-decoding).
 #include "attention.cuh"
 
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "attention_decode.cuh"
@@ -34,8 +32,7 @@ Shape shape_of(const KernelCall& call) {
 // DSE_GPU_FLASH_PREFILL not "0" (read at every launch, so tests can switch it), head dims it holds,
 // f32 or f16 caches of one dtype, a 16-byte aligned output.
 bool prefill_kernel_applies(const Shape& sh, const GpuStep& step, DType k, DType v, const void* out) {
-  const char* env = std::getenv("DSE_GPU_FLASH_PREFILL");
-  if (env != nullptr && std::strcmp(env, "0") == 0) return false;
+  if (env_is("DSE_GPU_FLASH_PREFILL", "0")) return false;
   return step.one_sequence && sh.t_cap >= kPrefillRows && sh.d <= kPrefillMaxDim && sh.dv <= kPrefillMaxDim &&
          sh.d % 4 == 0 && sh.dv % 4 == 0 && k == v && (k == DType::f32 || k == DType::f16) &&
          reinterpret_cast<uintptr_t>(out) % 16 == 0;

@@ -17,8 +17,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 
 #include "common.cuh"
 #include "launch.cuh"
@@ -232,8 +230,7 @@ __global__ void __launch_bounds__(kDecodeThreads, 2) decode_split_kernel(SplitAr
 // handles, and DSE_GPU_DECODE_ATTENTION not "split" (read at every launch, so tests can switch it;
 // "split" keeps split_kernel for every cache).
 inline bool decode_split_chosen(const SplitArgs& a, bool f16_caches) {
-  const char* env = std::getenv("DSE_GPU_DECODE_ATTENTION");
-  if (env != nullptr && std::strcmp(env, "split") == 0) return false;
+  if (env_is("DSE_GPU_DECODE_ATTENTION", "split")) return false;
   return f16_caches && decode_split_applies(a);
 }
 

@@ -150,9 +150,25 @@ struct BF16Storage {
 
 __device__ __forceinline__ float silu(float x) { return x / (1.0f + expf(-x)); }
 
+// e such that a row whose largest |value| is m, multiplied by 2^-e, stays below 2^14 (headroom for
+// f16's 65504) when stored as f16: 0 up to 2^14 and for inf / NaN (those propagate). Powers of two
+// are exact, so multiplying the f16 products by 2^e leaves only the f16 rounding.
+__device__ __forceinline__ int f16_row_exponent(float m) {
+  int e = 0;
+  if (m >= 16384.0f && isfinite(m)) {
+    frexpf(m, &e);  // m < 2^e
+    e -= 14;
+  }
+  return e;
+}
+
 // Host side: the Status for a failed launch (or an earlier asynchronous error on the stream).
 Status launch_status(const char* kernel);
 
+// Host side: whether environment variable `name` is set to exactly `value` (the DSE_GPU_* switches).
+bool env_is(const char* name, const char* value);
+
 __host__ __device__ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+__host__ __device__ inline uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 }  // namespace dse::gpu

@@ -46,8 +46,6 @@ constexpr int kStride = kBK + 8;  // halves per shared-memory row: 80 bytes, so 
 constexpr int kThreads = 256;
 constexpr int kRowThreads = 256;  // rows_to_f16
 
-uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
-
 struct GemmArgs {
   const __half* xh;      // [T, K] f16 (workspace)
   const float* row_mul;  // [T] factor that undoes the row scaling
@@ -59,9 +57,8 @@ struct GemmArgs {
   const int32_t* group_rows;  // null, or [groups + 1] row offsets (gemm_tc.cuh)
 };
 
-// Largest |x| of the row picks the scale: up to 2^14 the row is used as it is; above, it is
-// multiplied by 2^-e so that it stays below 2^14 (headroom for f16's 65504) and the product is
-// multiplied by 2^e afterwards. Powers of two are exact, so only the f16 rounding remains.
+// Largest |x| of the row picks the scale (f16_row_exponent): the row times 2^-e in f16, 2^e in
+// row_mul for the epilogue.
 // Row t of xh is row t of x, or with `gather` row gather[t] / gather_div of x for the first
 // *gather_rows rows (grouped GEMMs: x's rows in the order of their groups).
 __global__ void __launch_bounds__(kRowThreads)
@@ -79,12 +76,7 @@ __global__ void __launch_bounds__(kRowThreads)
     const float4 v = xr[i];
     m = fmaxf(m, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
   }
-  m = block_max(m, scratch);
-  int e = 0;
-  if (m >= 16384.0f && isfinite(m)) {
-    frexpf(m, &e);  // m < 2^e
-    e -= 14;
-  }
+  const int e = f16_row_exponent(block_max(m, scratch));
   const float s = ldexpf(1.0f, -e);
   uint2* dst = reinterpret_cast<uint2*>(xh + t * k);
   for (int64_t i = threadIdx.x; i < n4; i += kRowThreads) {

@@ -26,13 +26,17 @@ struct WeightRun<WeightFormat::w4> {
     uint2 q;
     float s0, s1;
   };  // 16 nibbles, the scales of its two runs of 8
+  // The scales of `row`. Scale indices are divided in 32 bits (K < 2^32): a 64-bit division is a
+  // long software sequence, and the loads take one per run.
+  static __device__ __forceinline__ const uint16_t* scale_row(const WeightMatrix& w, int64_t row) {
+    return static_cast<const uint16_t*>(w.scales) + row * (uint32_t(w.k) / uint32_t(w.group));
+  }
   static __device__ __forceinline__ Raw load(const WeightMatrix& w, int64_t row, bool live, int64_t k0) {
     Raw r{make_uint2(0, 0), 0.0f, 0.0f};
     if (live) {
       r.q = *reinterpret_cast<const uint2*>(w.data + row * (w.k / 2) + k0 / 2);
-      // 32-bit divisions (K < 2^32): a 64-bit one is a long software sequence, three per run.
+      const uint16_t* sc = scale_row(w, row);
       const uint32_t group = uint32_t(w.group), k = uint32_t(k0);
-      const uint16_t* sc = static_cast<const uint16_t*>(w.scales) + row * (uint32_t(w.k) / group);
       r.s0 = f16_to_f32(sc[k / group]);
       r.s1 = f16_to_f32(sc[(k + 8) / group]);
     }
@@ -205,8 +209,8 @@ struct WeightRun32<WeightFormat::w4> {
     Raw r{make_uint4(0, 0, 0, 0), {0.0f, 0.0f, 0.0f, 0.0f}};
     if (live) {
       r.q = *reinterpret_cast<const uint4*>(w.data + row * (w.k / 2) + k0 / 2);
+      const uint16_t* sc = WeightRun<WeightFormat::w4>::scale_row(w, row);
       const uint32_t group = uint32_t(w.group), k = uint32_t(k0);
-      const uint16_t* sc = static_cast<const uint16_t*>(w.scales) + row * (uint32_t(w.k) / group);
       if (group % 32 == 0) {
         r.s[0] = r.s[1] = r.s[2] = r.s[3] = f16_to_f32(sc[k / group]);
       } else {

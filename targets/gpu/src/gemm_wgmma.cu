@@ -14,7 +14,6 @@
 // this pipeline with 32-bit scale indexing and one 16-byte load per 32 weights runs at 109.
 #include "gemm_wgmma.cuh"
 
-#include <cstdlib>
 #include <type_traits>
 
 #include "common.cuh"
@@ -262,15 +261,10 @@ Status launch(const WgmmaArgs& a, int64_t groups, GpuStream stream) {
   return launch_status("matmul_f32 (wgmma)");
 }
 
-bool env_off(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr && v[0] == '0' && v[1] == '\0';
-}
-
 }  // namespace
 
 bool gemm_wgmma_applies(int64_t k) {
-  static const bool enabled = !env_off("DSE_GPU_WGMMA");
+  static const bool enabled = !env_is("DSE_GPU_WGMMA", "0");
   return enabled && k > 0 && k % kBK == 0 && current_device().cc_major == 9;
 }
 

@@ -3,8 +3,8 @@
 #include "launch.cuh"
 
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
+
+#include "common.cuh"
 
 namespace dse::gpu {
 namespace {
@@ -42,10 +42,7 @@ bool pdl_enabled() {
   return false;
 #else
   if (!t_overlapped) return false;
-  static const bool allowed = [] {
-    const char* v = std::getenv("DSE_GPU_PDL");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
+  static const bool allowed = !env_is("DSE_GPU_PDL", "0");
   return allowed && current_device().cc_major >= 9;
 #endif
 }

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 
 #include "common.cuh"
 #include "gemm_tc.cuh"
@@ -396,11 +395,10 @@ __global__ void __launch_bounds__(kStreamThreads, 2) gemv_w4_splitk_kernel(Decod
 enum class W4Gemv { stream, stream_q8, block, f32 };
 
 W4Gemv w4_gemv(int64_t k) {
-  const char* v = std::getenv("DSE_GPU_GEMV_W4");
   W4Gemv chosen = W4Gemv::stream;
-  if (v != nullptr && std::strcmp(v, "f32") == 0) chosen = W4Gemv::f32;
-  if (v != nullptr && std::strcmp(v, "block") == 0) chosen = W4Gemv::block;
-  if (v != nullptr && std::strcmp(v, "dp4a") == 0) chosen = W4Gemv::stream_q8;
+  if (env_is("DSE_GPU_GEMV_W4", "f32")) chosen = W4Gemv::f32;
+  if (env_is("DSE_GPU_GEMV_W4", "block")) chosen = W4Gemv::block;
+  if (env_is("DSE_GPU_GEMV_W4", "dp4a")) chosen = W4Gemv::stream_q8;
   return k % 32 == 0 && k * 2 <= 48 * 1024 ? chosen : W4Gemv::f32;
 }
 
@@ -454,10 +452,7 @@ void launch_w4_stream_at(DecodeArgs a, GpuStream stream) {
 // rows, more than the 3168 resident warps) 388.7 -> 386.0, so it stays with the persistent kernel.
 // DSE_GPU_GEMV_W4_SPLITK=0 gives every matrix to the persistent kernel (for measuring).
 bool splitk_applies(const DecodeArgs& a, bool norm) {
-  static const bool enabled = [] {
-    const char* v = std::getenv("DSE_GPU_GEMV_W4_SPLITK");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
+  static const bool enabled = !env_is("DSE_GPU_GEMV_W4_SPLITK", "0");
   return enabled && a.parts == 1 && !norm && a.part[0].w.k / 32 >= 256 &&
          a.part[0].n < int64_t(3 * kSplitWarps) * sm_count();
 }

@@ -2,7 +2,6 @@
 #include "moe_gemm.cuh"
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "common.cuh"
 #include "gemm_tc.cuh"
@@ -14,8 +13,6 @@ namespace {
 
 constexpr int kSortThreads = 256;
 constexpr int kRowThreads = 256;
-
-uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 // Where each buffer of the grouped path lives in its workspace.
 struct MoeGemmLayout {
@@ -92,7 +89,7 @@ __global__ void __launch_bounds__(kSortThreads)
   }
 }
 
-// act[r, :] = silu(g[r, :I]) * g[r, I:2I] in f16, scaled by a power of two per row as
+// act[r, :] = silu(g[r, :I]) * g[r, I:2I] in f16, scaled by 2^-f16_row_exponent per row as
 // rows_to_f16 does (gemm_tc.cu), for the rows the sort produced.
 __global__ void __launch_bounds__(kRowThreads)
     silu_mul_to_f16_kernel(const float* g, int64_t inter, const int32_t* offsets, int64_t experts, __half* act,
@@ -105,12 +102,7 @@ __global__ void __launch_bounds__(kRowThreads)
   const float* up = gate + inter;
   float m = 0.0f;
   for (int64_t i = threadIdx.x; i < inter; i += kRowThreads) m = fmaxf(m, fabsf(silu(gate[i]) * up[i]));
-  m = block_max(m, scratch);
-  int e = 0;
-  if (m >= 16384.0f && isfinite(m)) {
-    frexpf(m, &e);
-    e -= 14;
-  }
+  const int e = f16_row_exponent(block_max(m, scratch));
   const float s = ldexpf(1.0f, -e);
   for (int64_t i = threadIdx.x; i < inter; i += kRowThreads)
     act[r * inter + i] = __float2half_rn(silu(gate[i]) * up[i] * s);
@@ -132,11 +124,6 @@ __global__ void __launch_bounds__(kRowThreads)
   }
 }
 
-bool env_on(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr && v[0] == '1' && v[1] == '\0';
-}
-
 }  // namespace
 
 template <WeightFormat F>
@@ -145,7 +132,7 @@ bool moe_gemm_applies(const MoeGemmShape& s) {
   (void)s;
   return false;
 #else
-  return env_on("DSE_GPU_MOE_GEMM") && s.cap >= tensor_core_min_tokens() && s.hidden % 4 == 0 &&
+  return env_is("DSE_GPU_MOE_GEMM", "1") && s.cap >= tensor_core_min_tokens() && s.hidden % 4 == 0 &&
          gemm_tc_applies(F, s.cap, s.hidden, s.gate_up_group) && gemm_tc_applies(F, s.cap, s.inter, s.down_group);
 #endif
 }
