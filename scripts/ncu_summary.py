@@ -3,7 +3,8 @@
 
 Every step of the executor starts with an `embed` kernel, so the kernels are cut into steps there;
 the last step is a decode step. Prints the sum of kernel times of that step, then its time per
-kernel name (launches, total, mean), largest first, then the same for the first (prefill) step.
+kernel name (launches, total, mean), largest first, then the same for the prefill: every step
+before the trailing run of decode steps (a prompt longer than a chunk takes several steps).
 """
 import csv
 import sys
@@ -57,7 +58,13 @@ def main():
         cur.append((n, t))
     steps.append(cur)
     report(f"decode step (last of {len(steps)} steps)", steps[-1])
-    report("first step (prefill)", steps[0])
+    # Decode steps run one fixed kernel sequence (prefill chunks run GEMMs instead of GEMVs): the
+    # trailing steps with the last step's sequence are decode steps, the ones before them prefill.
+    names = [[short(n) for n, _ in s] for s in steps]
+    n_prefill = len(steps) - 1
+    while n_prefill > 1 and names[n_prefill - 1] == names[-1]:
+        n_prefill -= 1
+    report(f"prefill ({n_prefill} step{'s' if n_prefill > 1 else ''})", [k for s in steps[:n_prefill] for k in s])
     return 0
 
 

@@ -371,7 +371,7 @@ Status launch_moe_ffn_f32(const KernelCall& call, const GpuStep& step, GpuStream
   launch_kernel(check_ids_kernel, 1, 256, 0, stream, a.ids, a.n_experts, a.top_k, a.cap, bad, step.d_step,
                 step.d_error);
   DSE_RETURN_IF_ERROR(launch_status("moe_ffn_f32 (check)"));
-  // Prefill chunks with DSE_GPU_MOE_GEMM=1: grouped GEMMs (moe_gemm.cuh) where the tensor-core
+  // Prefill chunks (unless DSE_GPU_MOE_GEMM=0): grouped GEMMs (moe_gemm.cuh) where the tensor-core
   // GEMM's alignment holds and the session planned their workspace.
   const MoeGemmShape g = grouped_shape<F>(call);
   auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };

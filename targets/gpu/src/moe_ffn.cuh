@@ -18,7 +18,7 @@ namespace dse::gpu {
 //      f32 kernels; int4 on the 16-byte path takes one warp per row n over all k experts' vectors
 //      as one list (their loads in flight together), summed per lane in list order, then across
 //      the warp (a fixed order, not the CPU's).
-// With DSE_GPU_MOE_GEMM=1, prefill chunks take grouped GEMMs instead of steps 2-3 (moe_gemm.cuh).
+// Prefill chunks (unless DSE_GPU_MOE_GEMM=0) take grouped GEMMs instead of steps 2-3 (moe_gemm.cuh).
 // Workspace: the flag (16 bytes) + act [T, k, I] f32, or the grouped GEMMs' buffers if larger.
 template <cpu::WeightFormat F>
 Status launch_moe_ffn_f32(const KernelCall& call, const GpuStep& step, GpuStream stream);

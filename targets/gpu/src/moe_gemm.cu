@@ -132,7 +132,7 @@ bool moe_gemm_applies(const MoeGemmShape& s) {
   (void)s;
   return false;
 #else
-  return env_is("DSE_GPU_MOE_GEMM", "1") && s.cap >= tensor_core_min_tokens() && s.hidden % 4 == 0 &&
+  return !env_is("DSE_GPU_MOE_GEMM", "0") && s.cap >= tensor_core_min_tokens() && s.hidden % 4 == 0 &&
          gemm_tc_applies(F, s.cap, s.hidden, s.gate_up_group) && gemm_tc_applies(F, s.cap, s.inter, s.down_group);
 #endif
 }

@@ -1,4 +1,4 @@
-// The routed experts of a prefill chunk as grouped GEMMs (opt-in: DSE_GPU_MOE_GEMM=1). The
+// The routed experts of a prefill chunk as grouped GEMMs (DSE_GPU_MOE_GEMM=0 turns them off). The
 // per-token GEMVs of moe_ffn.cu read each selected expert's weights once per token: a 512-token
 // chunk of DeepSeek-V2-Lite reads about 13 GB of expert weights per layer. Here the (token,
 // slot) entries are sorted by expert and each expert's weights are read once per 64 or 128 of
@@ -10,8 +10,8 @@
 //   4. act = silu(gate) * up, converted to f16 with a power-of-two factor per row;
 //   5. grouped GEMM with down: y = [T k, H] f32 (in g's place);
 //   6. out[t] = sum over slots j, in j order, of weights[t, j] * y[row of (t, j)].
-// Not yet run on a GPU: written in session 6, to be checked by dse-gpu-tests (moe_test.cpp) and
-// timed before it could become the default.
+// Measured on an H200 (session 7, V2-Lite int4, 512-token prompt): prefill 1,731 -> 4,773 tok/s
+// against the per-token GEMVs.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +26,7 @@ struct MoeGemmShape {
   int64_t gate_up_group, down_group;           // w4 group sizes (0 for other formats)
 };
 
-// True when DSE_GPU_MOE_GEMM=1 (read at each call), this is a CUDA build, the chunk is large
+// True unless DSE_GPU_MOE_GEMM=0 (read at each call) when this is a CUDA build, the chunk is large
 // enough for the tensor-core GEMM and both matrices' K (H, I) suit it.
 template <WeightFormat F>
 bool moe_gemm_applies(const MoeGemmShape& s);

@@ -186,10 +186,10 @@ TEST_CASE("GPU MoE FFN reports an expert id outside [0, E) and writes nothing", 
   CHECK(same_bytes(o, int(c.ops.size()) - 1));
 }
 
-// DSE_GPU_MOE_GEMM=1: prefill chunks (capacity >= 64) sort their (token, slot) entries by expert
-// and run grouped GEMMs on the tensor cores (moe_gemm.cuh). x and the acts are rounded to f16 as
+// Prefill chunks (capacity >= 64) sort their (token, slot) entries by expert and run grouped GEMMs
+// on the tensor cores (moe_gemm.cuh; the default, DSE_GPU_MOE_GEMM=0 turns it off). x and the acts are rounded to f16 as
 // in the packed-f16 GEMVs (kW4HalfRtol); the dequantized weights too, for every format.
-TEST_CASE("GPU MoE FFN as grouped GEMMs (DSE_GPU_MOE_GEMM=1) matches the CPU kernel in prefill chunks", "[gpu][moe]") {
+TEST_CASE("GPU MoE FFN as grouped GEMMs (the prefill default) matches the CPU kernel in prefill chunks", "[gpu][moe]") {
   const WeightFormat f =
       GENERATE(WeightFormat::f16, WeightFormat::bf16, WeightFormat::w8, WeightFormat::w4, WeightFormat::fp8);
   // Many tokens per expert, a partial chunk; V2-Lite's expert width with few tokens per expert
@@ -200,7 +200,22 @@ TEST_CASE("GPU MoE FFN as grouped GEMMs (DSE_GPU_MOE_GEMM=1) matches the CPU ker
   const Case c = ffn_case(f, s, rng);
   INFO(c.kernel << " T " << s.n_tokens << "/" << s.t_cap << " E " << s.e << " k " << s.top_k << " I " << s.inter
                 << " H " << s.hidden);
-  REQUIRE(setenv("DSE_GPU_MOE_GEMM", "1", 1) == 0);
+  unsetenv("DSE_GPU_MOE_GEMM");
+  const Outcome o = run_both(c);
+  REQUIRE(o.cpu_status.ok());
+  REQUIRE(o.gpu_status.ok());
+  CHECK(compare_f32(o, int(c.ops.size()) - 1, kW4HalfRtol, 1e-6) == 0);
+}
+
+// DSE_GPU_MOE_GEMM=0: the same prefill chunks through the per-token GEMVs, which stay the path of
+// decode steps and of chunks below the tensor-core threshold.
+TEST_CASE("GPU MoE FFN with DSE_GPU_MOE_GEMM=0 runs prefill chunks per token like the CPU kernel", "[gpu][moe]") {
+  const WeightFormat f = GENERATE(WeightFormat::f16, WeightFormat::w4);
+  const FfnShape s = GENERATE(FfnShape{256, 200, 64, 6, 1408, 512, 128}, FfnShape{64, 37, 16, 4, 160, 256, 32});
+  std::mt19937 rng(uint32_t(s.e * 5 + s.n_tokens));
+  const Case c = ffn_case(f, s, rng);
+  INFO(c.kernel << " T " << s.n_tokens << "/" << s.t_cap << " E " << s.e << " k " << s.top_k);
+  REQUIRE(setenv("DSE_GPU_MOE_GEMM", "0", 1) == 0);
   const Outcome o = run_both(c);
   unsetenv("DSE_GPU_MOE_GEMM");
   REQUIRE(o.cpu_status.ok());
@@ -214,9 +229,8 @@ TEST_CASE("GPU MoE FFN as grouped GEMMs reports an expert chosen by every token 
   std::mt19937 rng(13);
   Case c = ffn_case(WeightFormat::w4, FfnShape{64, 64, 8, 2, 64, 128, 32}, rng);
   for (int32_t& id : c.ops[1].as<int32_t>()) id = 3;
-  REQUIRE(setenv("DSE_GPU_MOE_GEMM", "1", 1) == 0);
-  const Outcome o = run_both(c);
   unsetenv("DSE_GPU_MOE_GEMM");
+  const Outcome o = run_both(c);
   CHECK(o.cpu_status.ok());
   CHECK(o.gpu_status.code() == StatusCode::invalid_argument);
 }
