@@ -5,6 +5,7 @@
 
 #include "attention_decode.cuh"
 #include "attention_prefill.cuh"
+#include "attention_prefill_tc.cuh"
 #include "common.cuh"
 #include "kv_cache.cuh"
 #include "launch.cuh"
@@ -37,6 +38,28 @@ bool prefill_kernel_applies(const Shape& sh, const GpuStep& step, DType k, DType
          sh.d % 4 == 0 && sh.dv % 4 == 0 && k == v && (k == DType::f32 || k == DType::f16) &&
          reinterpret_cast<uintptr_t>(out) % 16 == 0;
 }
+
+#if !defined(DSE_GPU_HIP)
+// The tensor-core kernel (attention_prefill_tc.cuh) takes f16 caches with d == dv of 64 or 128
+// and 16-byte aligned cache rows, unless DSE_GPU_TC_PREFILL=0.
+bool prefill_tc_applies(const Shape& sh, DType k, const void* k_data, const void* v_data) {
+  if (env_is("DSE_GPU_TC_PREFILL", "0")) return false;
+  const bool aligned = ((reinterpret_cast<uintptr_t>(k_data) | reinterpret_cast<uintptr_t>(v_data)) % 16) == 0;
+  return k == DType::f16 && sh.d == sh.dv && (sh.d == 64 || sh.d == 128) && (sh.hkv * sh.d) % 8 == 0 && aligned;
+}
+
+template <int D>
+Status launch_prefill_tc(const PrefillAttentionArgs& p, int64_t t_cap, int64_t heads, GpuStream stream) {
+  auto kernel = prefill_attention_tc_kernel<D, D>;
+  constexpr size_t smem = prefill_tc_smem_bytes<D, D>();
+  // Per launch, not once: the limit belongs to the current device's context.
+  if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) != cudaSuccess)
+    return launch_status("attention_f32 (prefill, tensor cores): shared memory limit");
+  const dim3 grid(unsigned(ceil_div(t_cap, kTcPrefillRows)), unsigned(heads));
+  launch_kernel(kernel, grid, kTcPrefillThreads, smem, stream, p);
+  return launch_status("attention_f32 (prefill, tensor cores)");
+}
+#endif
 
 }  // namespace
 
@@ -75,6 +98,11 @@ Status launch_attention_f32(const KernelCall& call, const GpuStep& step, GpuStre
     p.token_cap = sh.t_cap;
     p.step = step.d_step;
     p.err = step.d_error;
+#if !defined(DSE_GPU_HIP)
+    if (prefill_tc_applies(sh, kc.cache->dtype, p.k, p.v))
+      return sh.d == 64 ? launch_prefill_tc<64>(p, sh.t_cap, sh.hq, stream)
+                        : launch_prefill_tc<128>(p, sh.t_cap, sh.hq, stream);
+#endif
     const dim3 grid(unsigned(ceil_div(sh.t_cap, kPrefillRows)), unsigned(sh.hq));
     const size_t smem = prefill_attention_smem_bytes(p.d, p.dv);
     if (kc.cache->dtype == DType::f16)

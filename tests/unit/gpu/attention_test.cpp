@@ -74,9 +74,10 @@ TEST_CASE("GPU attention matches the CPU kernel for decode and prefill, GQA and 
   CHECK(compare_f32(o, 3, 1e-4, 1e-6) == 0);
 }
 
-// The one-pass prefill kernel (attention_prefill.cuh), on for this test: chunks of one sequence
-// at consecutive positions, rows that fill some blocks only partly, positions that cross key
-// tiles, the second slot of a two-slot cache, GQA and MHA, f32 and f16 caches.
+// The one-pass prefill kernel on CUDA cores (attention_prefill.cuh), on for this test and the
+// tensor-core kernel off: chunks of one sequence at consecutive positions, rows that fill some
+// blocks only partly, positions that cross key tiles, the second slot of a two-slot cache, GQA
+// and MHA, f32 and f16 caches.
 TEST_CASE("GPU prefill attention (one pass, DSE_GPU_FLASH_PREFILL=1) matches the CPU kernel", "[gpu][attention]") {
   const DType cache = GENERATE(DType::f32, DType::f16);
   const AttnShape s = GENERATE(AttnShape{64, 64, 0, 128, 4, 2, 64, 64, DType::f32, DType::f32},
@@ -96,17 +97,49 @@ TEST_CASE("GPU prefill attention (one pass, DSE_GPU_FLASH_PREFILL=1) matches the
   INFO("T " << a.n_tokens << "/" << a.t_cap << " start " << a.start << " slot " << slot << " Hq " << a.hq << " Hkv "
             << a.hkv << " D " << a.d << " Dv " << a.dv << " cache " << cpu::dtype_name(cache));
   REQUIRE(setenv("DSE_GPU_FLASH_PREFILL", "1", 1) == 0);
+  REQUIRE(setenv("DSE_GPU_TC_PREFILL", "0", 1) == 0);
   const Outcome o = run_both(c);
   unsetenv("DSE_GPU_FLASH_PREFILL");
+  unsetenv("DSE_GPU_TC_PREFILL");
   REQUIRE(o.cpu_status.ok());
   REQUIRE(o.gpu_status.ok());
   CHECK(compare_f32(o, 3, 1e-4, 1e-6) == 0);
 }
 
+// The tensor-core prefill kernel (attention_prefill_tc.cuh, the default for f16 caches with head
+// dims 64 or 128): chunks that fill their last 64-row block only partly, contexts that start
+// mid-tile (start > 0: the diagonal crosses key tiles), a context of one tile, the second slot of
+// a two-slot cache, GQA and MHA. Q and the softmax weights are rounded to f16 before their
+// products: errors of a few 2^-11 relative to the outputs' size.
+TEST_CASE("GPU prefill attention on tensor cores matches the CPU kernel within f16 rounding", "[gpu][attention]") {
+  const AttnShape s = GENERATE(AttnShape{64, 64, 0, 128, 4, 2, 64, 64, DType::f16, DType::f16},
+                               AttnShape{512, 512, 0, 512, 12, 2, 128, 128, DType::f16, DType::f16},
+                               AttnShape{256, 200, 37, 512, 8, 8, 128, 128, DType::f16, DType::f16},
+                               AttnShape{128, 100, 300, 512, 4, 1, 64, 64, DType::f16, DType::f16},
+                               AttnShape{64, 9, 0, 64, 2, 2, 128, 128, DType::f16, DType::f16});
+  const int64_t slot = GENERATE(0, 1);
+  AttnShape a = s;
+  a.s = s.s * 2;  // two slots of s.s rows
+  std::mt19937 rng(uint32_t(a.s * 17 + a.start + slot + a.hq));
+  Case c = attention_case(a, rng);
+  c.step.slot = slot;
+  c.step.slots = 2;
+  c.one_sequence = true;
+  INFO("T " << a.n_tokens << "/" << a.t_cap << " start " << a.start << " slot " << slot << " Hq " << a.hq << " Hkv "
+            << a.hkv << " D " << a.d);
+  unsetenv("DSE_GPU_TC_PREFILL");
+  const Outcome o = run_both(c);
+  REQUIRE(o.cpu_status.ok());
+  REQUIRE(o.gpu_status.ok());
+  CHECK(compare_f32(o, 3, 3e-3, 1e-5) == 0);
+}
+
 TEST_CASE("GPU prefill attention (one pass) reports a position past the slot and writes nothing",
           "[gpu][attention]") {
+  // Head dim 16: the CUDA-core kernel; 64: the tensor-core kernel.
+  const int64_t d = GENERATE(16, 64);
   std::mt19937 rng(5);
-  Case c = attention_case(AttnShape{32, 20, 50, 64, 2, 1, 16, 16, DType::f16, DType::f16}, rng);
+  Case c = attention_case(AttnShape{32, 20, 50, 64, 2, 1, d, d, DType::f16, DType::f16}, rng);
   c.one_sequence = true;
   REQUIRE(setenv("DSE_GPU_FLASH_PREFILL", "1", 1) == 0);
   const Outcome o = run_both(c);

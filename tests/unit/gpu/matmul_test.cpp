@@ -92,6 +92,16 @@ TEST_CASE("GPU matmul matches the CPU kernel for 7 tokens in a capacity of 8 and
   check(f, MatmulShape{8, tokens, 5, 256, group, false}, 7u);
 }
 
+// Prefill chunks with f32 weights (a MoE router: 64 rows) take the GEMV, its tokens cut into
+// slices across the grid: slices of one or several 8-token passes, a last slice partly filled,
+// and blocks whose whole slice lies past the step's tokens; the scalar path (K = 102) too.
+TEST_CASE("GPU matmul on f32 weights splits a prefill chunk's tokens across blocks", "[gpu][matmul]") {
+  const MatmulShape s = GENERATE(MatmulShape{512, 512, 64, 2048, 0, false}, MatmulShape{512, 301, 64, 256, 0, true},
+                                 MatmulShape{100, 97, 6, 512, 0, false}, MatmulShape{64, 5, 160, 128, 0, true},
+                                 MatmulShape{256, 200, 33, 102, 0, false});
+  check(WeightFormat::f32, s, 31u + uint32_t(s.n_tokens));
+}
+
 TEST_CASE("GPU matmul takes the scalar path when K is not a multiple of the 16-byte vector", "[gpu][matmul]") {
   // f32 K = 102 (x rows not 16-byte aligned), f16/bf16 K = 36, w8/fp8 K = 40, w4 group 16.
   check(WeightFormat::f32, MatmulShape{1, 1, 33, 102, 0, true}, 1u);
