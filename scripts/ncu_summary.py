@@ -4,7 +4,11 @@
 Every step of the executor starts with an `embed` kernel, so the kernels are cut into steps there;
 the last step is a decode step. Prints the sum of kernel times of that step, then its time per
 kernel name (launches, total, mean), largest first, then the same for the prefill: every step
-before the trailing run of decode steps (a prompt longer than a chunk takes several steps).
+before the trailing run of decode steps (a prompt longer than a chunk takes several steps) but the
+first --skip ones (default 2): the GPU session replays each captured graph once when it is
+created (decode, then prefill; kernels of an empty step, not part of any timed run).
+
+    ncu_summary.py PROFILE.csv [--skip N]
 """
 import csv
 import sys
@@ -46,6 +50,9 @@ def report(title, kernels):
 
 
 def main():
+    skip = 2
+    if len(sys.argv) > 3 and sys.argv[2] == "--skip":
+        skip = int(sys.argv[3])
     kernels = read_kernels(sys.argv[1])
     if not kernels:
         print("no kernel times in", sys.argv[1])
@@ -64,7 +71,10 @@ def main():
     n_prefill = len(steps) - 1
     while n_prefill > 1 and names[n_prefill - 1] == names[-1]:
         n_prefill -= 1
-    report(f"prefill ({n_prefill} step{'s' if n_prefill > 1 else ''})", [k for s in steps[:n_prefill] for k in s])
+    first = min(skip, n_prefill - 1)
+    count = n_prefill - first
+    report(f"prefill ({count} step{'s' if count > 1 else ''} after {first} warm-up steps)",
+           [k for s in steps[first:n_prefill] for k in s])
     return 0
 
 

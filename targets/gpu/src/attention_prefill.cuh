@@ -10,7 +10,8 @@
 // f32 or f16 caches, head dims <= 128. Used only where the launcher knows every row of the step
 // belongs to one sequence at consecutive positions (GpuStep::one_sequence: the prefill program);
 // DSE_GPU_FLASH_PREFILL=0 turns it off (measured on an H200: 1.5B int4 prefill of 512 tokens
-// 16.4k tok/s with the split kernels, 18.0k with this one).
+// 16.4k tok/s with the split kernels, 18.0k with this one). f16 caches with head dims 64 or 128
+// take the tensor-core kernel of attention_prefill_tc.cuh instead (CUDA; 35.7k on the same test).
 #pragma once
 
 #include <cstdint>
