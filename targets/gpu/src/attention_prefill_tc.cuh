@@ -9,8 +9,8 @@
 // 16 x 64 scores S = Q K^T into f32 accumulators, masks the keys past each row's position, updates
 // the running max and sum of each row (softmax in base 2: Q is scaled by scale * log2 e), turns
 // exp2(S - max) into f16 A fragments in registers (the accumulator layout of two n-tiles is the A
-// layout of one k-step) and accumulates P V into f32. Tiles past a warp's last position are
-// skipped by that warp.
+// layout of one k-step) and accumulates P V into f32 (flash_tile.cuh, shared with MLA's prefill
+// kernel). Tiles past a warp's last position are skipped by that warp.
 //
 // Inputs rounded to f16: Q (scaled, f32 in the arena) and P; K and V already are f16. Scores,
 // sums and the output stay in f32. DSE_GPU_TC_PREFILL=0 keeps the CUDA-core kernel.
@@ -22,6 +22,7 @@
 
 #include "attention_prefill.cuh"
 #include "common.cuh"
+#include "flash_tile.cuh"
 #include "mma_sm80.cuh"
 
 namespace dse::gpu {
@@ -115,11 +116,7 @@ __global__ void __launch_bounds__(kTcPrefillThreads) prefill_attention_tc_kernel
     }
   }
 
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
-  float o[DV / 8][4];
-#pragma unroll
-  for (int n = 0; n < DV / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-
+  FlashRows<DV / 8> fr;
   const int64_t n_tiles = ceil_div(keys, kTcPrefillKeys);
   for (int64_t it = 0; it < n_tiles; ++it) {
     const int buf = int(it & 1);
@@ -134,7 +131,6 @@ __global__ void __launch_bounds__(kTcPrefillThreads) prefill_attention_tc_kernel
     __syncthreads();
     if (j0 <= start + tw + 15) {  // some key of the tile is visible to a row of this warp
       const __half* kt = ks + buf * kTcPrefillKeys * KS;
-      const __half* vt = vs + buf * kTcPrefillKeys * VS;
       float s[NT][4];
 #pragma unroll
       for (int n = 0; n < NT; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
@@ -151,80 +147,20 @@ __global__ void __launch_bounds__(kTcPrefillThreads) prefill_attention_tc_kernel
         }
       }
       // Causal mask, where the tile reaches past the warp's first position.
-      if (j0 + kTcPrefillKeys - 1 > start + tw) {
-#pragma unroll
-        for (int n = 0; n < NT; ++n) {
-          const int64_t j = j0 + n * 8 + qc;
-          if (j > pos0) s[n][0] = -INFINITY;
-          if (j + 1 > pos0) s[n][1] = -INFINITY;
-          if (j > pos1) s[n][2] = -INFINITY;
-          if (j + 1 > pos1) s[n][3] = -INFINITY;
-        }
-      }
-      // Running max per row: the 4 lanes of a quad hold a row's 64 scores.
-      float mt[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-      for (int n = 0; n < NT; ++n) {
-        mt[0] = fmaxf(mt[0], fmaxf(s[n][0], s[n][1]));
-        mt[1] = fmaxf(mt[1], fmaxf(s[n][2], s[n][3]));
-      }
+      if (j0 + kTcPrefillKeys - 1 > start + tw) FlashRows<DV / 8>::mask(s, j0, qc, pos0, pos1);
       float base[2];
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        mt[r] = fmaxf(mt[r], __shfl_xor_sync(0xffffffffu, mt[r], 1));
-        mt[r] = fmaxf(mt[r], __shfl_xor_sync(0xffffffffu, mt[r], 2));
-        const float m_new = fmaxf(m[r], mt[r]);
-        // A row with no visible key yet keeps m = -inf: its weights are 0 (exp2(-inf)).
-        base[r] = m_new == -INFINITY ? 0.0f : m_new;
-        const float corr = exp2f(m[r] - base[r]);
-        l[r] *= corr;
-        m[r] = m_new;
-#pragma unroll
-        for (int n = 0; n < DV / 8; ++n) {
-          o[n][2 * r] *= corr;
-          o[n][2 * r + 1] *= corr;
-        }
-      }
-      // O += P V, 16 keys per k-step. P's A fragment is the accumulators of n-tiles 2kk and
-      // 2kk+1; V's B registers come transposed from the [key][dim] tile: matrices (keys 0-7,
-      // dims 0-7), (keys 8-15, dims 0-7), (keys 0-7, dims 8-15), (keys 8-15, dims 8-15).
-#pragma unroll
-      for (int kk = 0; kk < NT / 2; ++kk) {
-        float p[2][4];
-#pragma unroll
-        for (int u = 0; u < 2; ++u) {
-          p[u][0] = exp2f(s[2 * kk + u][0] - base[0]);
-          p[u][1] = exp2f(s[2 * kk + u][1] - base[0]);
-          p[u][2] = exp2f(s[2 * kk + u][2] - base[1]);
-          p[u][3] = exp2f(s[2 * kk + u][3] - base[1]);
-          l[0] += p[u][0] + p[u][1];
-          l[1] += p[u][2] + p[u][3];
-        }
-        const uint32_t pa[4] = {pack_half2(p[0][0], p[0][1]), pack_half2(p[0][2], p[0][3]),
-                                pack_half2(p[1][0], p[1][1]), pack_half2(p[1][2], p[1][3])};
-#pragma unroll
-        for (int nj = 0; nj < DV / 16; ++nj) {
-          uint32_t b[4];
-          ldmatrix_x4_trans(b, vt + (kk * 16 + (lane % 8) + ((lane / 8) % 2) * 8) * VS + nj * 16 + (lane / 16) * 8);
-          mma_16816(o[2 * nj], pa, b[0], b[1]);
-          mma_16816(o[2 * nj + 1], pa, b[2], b[3]);
-        }
-      }
+      fr.rescale(s, base);
+      fr.accumulate(s, base, vs + buf * kTcPrefillKeys * VS, VS, 0, lane);
     }
     __syncthreads();  // this buffer is refilled by the next iteration's copies
   }
 
+  float inv[2];
+  fr.finish(inv);
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
     const int64_t t = tw + qr + 8 * r;
-    if (t > last_row) continue;
-    const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
-    float* out = a.out + t * a.out_tok + int64_t(h) * DV + qc;
-#pragma unroll
-    for (int n = 0; n < DV / 8; ++n)
-      *reinterpret_cast<float2*>(out + n * 8) = make_float2(o[n][2 * r] * inv, o[n][2 * r + 1] * inv);
+    if (t <= last_row) fr.store_row(r, inv[r], a.out + t * a.out_tok + int64_t(h) * DV + qc);
   }
 }
 

@@ -1,6 +1,7 @@
-// Warp-level tensor-core primitives of sm_80 and newer (CUDA only: empty in HIP builds): ldmatrix, mma.sync m16n8k16 with f16 inputs and f32 accumulators, and the
-// cp.async group fences. Used by the mma.sync GEMM (gemm_tc.cu), the wgmma GEMM's x copies
-// (gemm_wgmma.cu) and the tensor-core prefill attention (attention_prefill_tc.cuh).
+// Warp-level tensor-core primitives of sm_80 and newer (CUDA only: empty in HIP builds):
+// ldmatrix, mma.sync m16n8k16 with f16 inputs and f32 accumulators, and the cp.async group
+// fences. Used by the mma.sync GEMM (gemm_tc.cu), the wgmma GEMM's x copies (gemm_wgmma.cu) and
+// the tensor-core prefill attention kernels (flash_tile.cuh).
 //
 // Fragment layouts (PTX ISA, "mma.m16n8k16"): with g = lane / 4 and c = 2 (lane % 4), the A
 // registers hold (row g, cols c, c+1), (row g+8, cols c, c+1), (row g, cols c+8, c+9), (row g+8,

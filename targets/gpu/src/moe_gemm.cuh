@@ -3,8 +3,8 @@
 // chunk of DeepSeek-V2-Lite reads about 13 GB of expert weights per layer. Here the (token,
 // slot) entries are sorted by expert and each expert's weights are read once per 64 or 128 of
 // its entries, on the tensor cores (gemm_tc.cuh):
-//   1. sort: per expert, its entries in (token, slot) order -> row offsets [E + 1], the entry of
-//      each row, the row of each entry;
+//   1. sort: per expert, its entries (in an order that varies between runs; no result depends
+//      on it) -> row offsets [E + 1], the entry of each row, the row of each entry;
 //   2. x's rows gathered in that order, converted to f16 (rows_to_f16);
 //   3. grouped GEMM with gate_up: g = [T k, 2I] f32;
 //   4. act = silu(gate) * up, converted to f16 with a power-of-two factor per row;

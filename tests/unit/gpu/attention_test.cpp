@@ -184,8 +184,13 @@ TEST_CASE("GPU MLA attention (absorbed) matches the CPU kernel", "[gpu][mla]") {
                               MlaShape{1, 1, 600, 700, 4, 128, 64, 512, 128, DType::f32, DType::f32, DType::f32},
                               MlaShape{8, 7, 250, 600, 3, 32, 16, 96, 24, DType::f32, DType::f32, DType::f32},
                               MlaShape{7, 7, 0, 20, 2, 16, 8, 40, 16, DType::f32, DType::f32, DType::f32},
+                              // Prefill-sized capacities: the projections take 8 tokens per block
+                              // (a last block partly past the step's rows, one past the capacity).
+                              MlaShape{20, 19, 3, 40, 2, 16, 8, 64, 16, DType::f32, DType::f32, DType::f32},
+                              MlaShape{64, 37, 100, 200, 4, 128, 64, 512, 128, DType::f32, DType::f32, DType::f32},
                               // C = 36: the projection kernel's 2-byte path (C % 8 != 0).
-                              MlaShape{1, 1, 5, 20, 2, 16, 8, 36, 16, DType::f32, DType::f32, DType::f32});
+                              MlaShape{1, 1, 5, 20, 2, 16, 8, 36, 16, DType::f32, DType::f32, DType::f32},
+                              MlaShape{16, 13, 5, 40, 2, 16, 8, 36, 16, DType::f32, DType::f32, DType::f32});
   MlaShape m = s;
   m.w_dtype = wd;
   m.cache_dtype = cd;
@@ -223,6 +228,31 @@ TEST_CASE("GPU MLA attention over f16 latent and rope caches matches the CPU ker
   CHECK(compare_f32(o, 5, 2e-4, 1e-6) == 0);
 }
 
+// Prefill steps (one sequence, f16 caches, C = 512, dr = 64) take the tensor-core kernel
+// (mla_prefill_tc.cuh) between the absorption and the projection, unless DSE_GPU_TC_MLA=0:
+// V2-Lite's 16 heads with a full chunk and with a partial one that starts mid-tile; 3 heads (a
+// warp's 16 rows span several tokens); the second slot of a two-slot cache. Q and the softmax
+// weights are rounded to f16: errors of a few 2^-11 relative to the outputs' size.
+TEST_CASE("GPU MLA prefill attention on tensor cores matches the CPU kernel within f16 rounding", "[gpu][mla]") {
+  const MlaShape s = GENERATE(MlaShape{64, 64, 0, 128, 16, 128, 64, 512, 128, DType::f16, DType::f16, DType::bf16},
+                              MlaShape{100, 77, 30, 256, 16, 128, 64, 512, 128, DType::f16, DType::f16, DType::bf16},
+                              MlaShape{16, 9, 0, 64, 3, 32, 64, 512, 24, DType::f16, DType::f16, DType::f16});
+  const int64_t slot = GENERATE(0, 1);
+  MlaShape m = s;
+  m.s = s.s * 2;  // two slots of s.s rows
+  std::mt19937 rng(uint32_t(m.s + m.t_cap + 31 + slot));
+  Case c = mla_case(m, rng);
+  c.step.slot = slot;
+  c.step.slots = 2;
+  c.one_sequence = true;
+  INFO("T " << m.n_tokens << "/" << m.t_cap << " start " << m.start << " H " << m.h << " slot " << slot);
+  unsetenv("DSE_GPU_TC_MLA");
+  const Outcome o = run_both(c);
+  REQUIRE(o.cpu_status.ok());
+  REQUIRE(o.gpu_status.ok());
+  CHECK(compare_f32(o, 5, 3e-3, 1e-5) == 0);
+}
+
 TEST_CASE("GPU MLA attention matches the CPU kernel for I8 and FP8 latent and rope caches", "[gpu][mla][kv_quant]") {
   const DType cd = GENERATE(DType::i8, DType::fp8e4m3);
   const DType pd = GENERATE(DType::i8, DType::fp8e4m3, DType::f32);
@@ -245,6 +275,15 @@ TEST_CASE("GPU MLA attention matches the CPU kernel for I8 and FP8 latent and ro
 TEST_CASE("GPU MLA attention reports a position past the latent cache and writes nothing", "[gpu][mla]") {
   std::mt19937 rng(4);
   const Case c = mla_case(MlaShape{1, 1, 8, 8, 2, 16, 8, 64, 16, DType::f16, DType::f16, DType::bf16}, rng);
+  const Outcome o = run_both(c);
+  check_refused_alike(o, StatusCode::out_of_range);
+  CHECK(same_bytes(o, 5));
+}
+
+TEST_CASE("GPU MLA prefill on tensor cores reports a position past the slot and writes nothing", "[gpu][mla]") {
+  std::mt19937 rng(6);
+  Case c = mla_case(MlaShape{32, 20, 50, 64, 2, 16, 64, 512, 16, DType::f16, DType::f16, DType::bf16}, rng);
+  c.one_sequence = true;
   const Outcome o = run_both(c);
   check_refused_alike(o, StatusCode::out_of_range);
   CHECK(same_bytes(o, 5));

@@ -187,8 +187,9 @@ TEST_CASE("GPU MoE FFN reports an expert id outside [0, E) and writes nothing", 
 }
 
 // Prefill chunks (capacity >= 64) sort their (token, slot) entries by expert and run grouped GEMMs
-// on the tensor cores (moe_gemm.cuh; the default, DSE_GPU_MOE_GEMM=0 turns it off). x and the acts are rounded to f16 as
-// in the packed-f16 GEMVs (kW4HalfRtol); the dequantized weights too, for every format.
+// on the tensor cores (moe_gemm.cuh; the default, DSE_GPU_MOE_GEMM=0 turns it off). x and the
+// acts are rounded to f16 as in the packed-f16 GEMVs (kW4HalfRtol); the dequantized weights too,
+// for every format.
 TEST_CASE("GPU MoE FFN as grouped GEMMs (the prefill default) matches the CPU kernel in prefill chunks", "[gpu][moe]") {
   const WeightFormat f =
       GENERATE(WeightFormat::f16, WeightFormat::bf16, WeightFormat::w8, WeightFormat::w4, WeightFormat::fp8);
