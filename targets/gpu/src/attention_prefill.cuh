@@ -59,12 +59,7 @@ __global__ void __launch_bounds__(kPrefillThreads) prefill_attention_kernel(Pref
   const int64_t rows = step_rows(a.step, a.token_cap);
   const int64_t t0 = int64_t(blockIdx.x) * kPrefillRows;
   if (t0 >= rows) return;
-  if (a.step->batched) {  // the launcher's contract: one sequence per step
-    if (blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0)
-      record_error(a.err, StatusCode::internal, GpuOp::attention, 0, 0, 0);
-    return;
-  }
-  if (!positions_ok(a.step, rows, a.slot_rows, a.err, GpuOp::attention)) return;
+  if (!one_sequence_step_ok(a.step, rows, a.slot_rows, a.err, GpuOp::attention)) return;
   const int h = blockIdx.y, g = h / a.heads_per_kv;
   const int d = a.d, dv = a.dv, dq = d + kPrefillPad, dvp = dv + kPrefillPad;
   const int64_t start = a.step->start_pos;

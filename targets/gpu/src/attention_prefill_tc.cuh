@@ -70,12 +70,7 @@ __global__ void __launch_bounds__(kTcPrefillThreads) prefill_attention_tc_kernel
   const int64_t rows = step_rows(a.step, a.token_cap);
   const int64_t t0 = int64_t(blockIdx.x) * kTcPrefillRows;
   if (t0 >= rows) return;
-  if (a.step->batched) {  // the launcher's contract: one sequence per step
-    if (blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0)
-      record_error(a.err, StatusCode::internal, GpuOp::attention, 0, 0, 0);
-    return;
-  }
-  if (!positions_ok(a.step, rows, a.slot_rows, a.err, GpuOp::attention)) return;
+  if (!one_sequence_step_ok(a.step, rows, a.slot_rows, a.err, GpuOp::attention)) return;
   const int h = blockIdx.y, kv_head = h / a.heads_per_kv;
   const int warp = threadIdx.x / kLanes, lane = threadIdx.x % kLanes;
   const int qr = lane / 4, qc = 2 * (lane % 4);  // fragment row and column (mma_sm80.cuh)

@@ -73,6 +73,20 @@ __device__ __forceinline__ bool positions_ok(const StepInfo* step, int64_t rows,
   return false;
 }
 
+// The checks of a prefill attention kernel, which relies on every row of the step being one
+// sequence at consecutive positions (GpuStep::one_sequence): a batched step breaks the
+// launcher's contract (internal error), a position past the slot is reported as positions_ok
+// reports it. False: nothing is written.
+__device__ __forceinline__ bool one_sequence_step_ok(const StepInfo* step, int64_t rows, int64_t slot_rows,
+                                                     GpuErrorRecord* err, GpuOp op) {
+  if (step->batched) {
+    if (blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0 && threadIdx.x == 0)
+      record_error(err, StatusCode::internal, op, 0, 0, 0);
+    return false;
+  }
+  return positions_ok(step, rows, slot_rows, err, op);
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int m = kLanes / 2; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m, kLanes);

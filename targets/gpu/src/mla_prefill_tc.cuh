@@ -68,12 +68,7 @@ __global__ void __launch_bounds__(kMlaTcThreads) mla_prefill_tc_kernel(MlaPrefil
   const int64_t live_rows = rows * a.heads;
   const int64_t r0 = int64_t(blockIdx.x) * kMlaTcRows;
   if (r0 >= live_rows) return;
-  if (a.step->batched) {  // the launcher's contract: one sequence per step
-    if (blockIdx.x == 0 && blockIdx.z == 0 && threadIdx.x == 0)
-      record_error(a.err, StatusCode::internal, GpuOp::mla_attention, 0, 0, 0);
-    return;
-  }
-  if (!positions_ok(a.step, rows, a.slot_rows, a.err, GpuOp::mla_attention)) return;
+  if (!one_sequence_step_ok(a.step, rows, a.slot_rows, a.err, GpuOp::mla_attention)) return;
   const int warp = threadIdx.x / kLanes, lane = threadIdx.x % kLanes;
   const int qr = lane / 4, qc = 2 * (lane % 4);
   const int64_t start = a.step->start_pos;
