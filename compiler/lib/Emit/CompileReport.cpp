@@ -42,6 +42,8 @@ CompileReport make_report(ModuleOp planned, const importer::ModelConfig& config,
     if (region.getKind() == "arena") r.arena_bytes = region.getSize();
   }
   r.total_bytes = r.weights_bytes + r.kv_cache_bytes + r.arena_bytes + r.workspace_bytes;
+  if (Result<const targets::TargetDesc*> t = targets::find_target(target); t.ok())
+    r.workspace_at_session_start = (*t)->backend != targets::Backend::cpu;
 
   // Expert weights are read only for the k experts a token selects.
   const double expert_fraction =
@@ -119,6 +121,7 @@ std::string CompileReport::to_json() const {
                           {"kv_cache_bytes", int64_t(kv_cache_bytes)},
                           {"arena_bytes", int64_t(arena_bytes)},
                           {"workspace_bytes", int64_t(workspace_bytes)},
+                          {"workspace_at_session_start", workspace_at_session_start},
                           {"total_bytes", int64_t(total_bytes)}}},
       {"decode_bytes_per_token", int64_t(decode_bytes_per_token)},
       {"context_bytes_per_token", int64_t(context_bytes_per_token)},
@@ -140,7 +143,10 @@ std::string CompileReport::to_text() const {
   os << llvm::formatv("  weights total {0,12}\n", format_bytes(double(weights_bytes)));
   os << llvm::formatv("  kv cache      {0,12}\n", format_bytes(double(kv_cache_bytes)));
   os << llvm::formatv("  arena         {0,12}\n", format_bytes(double(arena_bytes)));
-  os << llvm::formatv("  workspace     {0,12}\n", format_bytes(double(workspace_bytes)));
+  os << llvm::formatv("  workspace     {0,12}{1}\n", format_bytes(double(workspace_bytes)),
+                      workspace_at_session_start
+                          ? "  (GPU kernel scratch: sized when a session starts, not in this plan)"
+                          : "");
   os << llvm::formatv("  total         {0,12}\n", format_bytes(double(total_bytes)));
   os << "devices (usable memory; decode estimate = bandwidth / bytes read per token; longest\n"
         "context that fits with this precision, at most max_position_embeddings):\n";
