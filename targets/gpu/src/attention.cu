@@ -41,19 +41,19 @@ bool prefill_kernel_applies(const Shape& sh, const GpuStep& step, DType k, DType
 
 #if !defined(DSE_GPU_HIP)
 // The tensor-core kernel (attention_prefill_tc.cuh) takes f16 caches with d == dv of 64 or 128
-// and 16-byte aligned cache rows, unless DSE_GPU_TC_PREFILL=0.
+// (so every cache row, Hkv x d halves, is a whole number of 16-byte copies) at 16-byte aligned
+// addresses, unless DSE_GPU_TC_PREFILL=0.
 bool prefill_tc_applies(const Shape& sh, DType k, const void* k_data, const void* v_data) {
   if (env_is("DSE_GPU_TC_PREFILL", "0")) return false;
   const bool aligned = ((reinterpret_cast<uintptr_t>(k_data) | reinterpret_cast<uintptr_t>(v_data)) % 16) == 0;
-  return k == DType::f16 && sh.d == sh.dv && (sh.d == 64 || sh.d == 128) && (sh.hkv * sh.d) % 8 == 0 && aligned;
+  return k == DType::f16 && sh.d == sh.dv && (sh.d == 64 || sh.d == 128) && aligned;
 }
 
 template <int D>
 Status launch_prefill_tc(const PrefillAttentionArgs& p, int64_t t_cap, int64_t heads, GpuStream stream) {
   auto kernel = prefill_attention_tc_kernel<D, D>;
   constexpr size_t smem = prefill_tc_smem_bytes<D, D>();
-  // Per launch, not once: the limit belongs to the current device's context.
-  if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) != cudaSuccess)
+  if (!allow_dynamic_smem(kernel, smem))
     return launch_status("attention_f32 (prefill, tensor cores): shared memory limit");
   const dim3 grid(unsigned(ceil_div(t_cap, kTcPrefillRows)), unsigned(heads));
   launch_kernel(kernel, grid, kTcPrefillThreads, smem, stream, p);

@@ -251,9 +251,7 @@ template <WeightFormat F, int kGroups>
 Status launch(const WgmmaArgs& a, int64_t groups, GpuStream stream) {
   using T = Tiles<kGroups>;
   auto kernel = wgmma_gemm_kernel<F, kGroups>;
-  // Per launch, not once: the limit belongs to the current device's context.
-  if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSmemBytes) != cudaSuccess)
-    return launch_status("matmul_f32 (wgmma): shared memory limit");
+  if (!allow_dynamic_smem(kernel, T::kSmemBytes)) return launch_status("matmul_f32 (wgmma): shared memory limit");
   const dim3 grid(unsigned(ceil_div(a.n, kBN)), unsigned(ceil_div(a.t_cap, T::kBM)), unsigned(groups));
   launch_kernel(kernel, grid, T::kThreads, T::kSmemBytes, stream, a);
   return launch_status("matmul_f32 (wgmma)");

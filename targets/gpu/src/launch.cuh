@@ -58,6 +58,15 @@ DeviceFacts current_device();
 // capability 9.0 or newer, not turned off by DSE_GPU_PDL=0.
 bool pdl_enabled();
 
+// Lets `kernel` take `bytes` of dynamic shared memory (past the default 48 KiB). Asked before every
+// launch, not once: the limit belongs to the current device's context. False when the device
+// cannot give that much; the CUDA error is left for the caller (launch_status, or cleared where it
+// falls back to another kernel).
+template <typename... Params>
+bool allow_dynamic_smem(void (*kernel)(Params...), size_t bytes) {
+  return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)) == cudaSuccess;
+}
+
 // kernel<<<grid, block, smem, stream>>>(args...), with the PDL attribute where pdl_enabled().
 // Errors surface through cudaGetLastError (launch_status) as for a plain launch.
 template <typename... Params, typename... Args>

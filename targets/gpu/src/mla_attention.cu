@@ -252,8 +252,7 @@ bool launch_mla_prefill_tc(const Shape& sh, const KernelCall& call, const GpuCac
   if (any % 16 != 0 || sh.dn % 4 != 0) return false;
   auto kernel = mla_prefill_tc_kernel<C, DR>;
   constexpr size_t smem = mla_prefill_tc_smem_bytes<C, DR>();
-  // Per launch, not once: the limit belongs to the current device's context.
-  if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) != cudaSuccess) {
+  if (!allow_dynamic_smem(kernel, smem)) {
     (void)cudaGetLastError();
     return false;
   }
