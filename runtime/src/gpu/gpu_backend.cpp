@@ -640,6 +640,8 @@ Result<std::unique_ptr<GpuBackend>> DeviceBackend::create(const LoadedModel& mod
     p.overlapped = true;
   };
   prepare_decode(b->decode_);
+  gpu::fuse_prefill_calls({&b->prefill_.calls, &b->prefill_.kernels, &b->prefill_.kernel_names}, b->prefill_.fusion,
+                          fusion);
   b->last_logits_ = b->decode_.d_logits;
   b->last_logits_rows_ = b->decode_.logits_rows;
 

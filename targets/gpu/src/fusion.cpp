@@ -75,6 +75,7 @@ struct Fuser {
   const std::vector<std::string_view>& names;
   const FusionOptions& options;
   FusionStorage& storage;
+  bool prefill;  // merge matmuls into tensor-core GEMMs only (fuse_prefill_calls)
   std::vector<KernelCall> out_calls;
   std::vector<const GpuKernelInfo*> out_kernels;
   std::vector<std::string_view> out_names;
@@ -132,7 +133,12 @@ struct Fuser {
       if (norm) m = i + 1;
     }
     const std::optional<WeightFormat> f = matmul_format(names[m]);
-    if (!f || !fused_matmul_applies(*f, calls[m].operands[0], calls[m].operands[1])) return 0;
+    // Decode calls fuse on the GEMV's 16-byte path, prefill calls into one tensor-core GEMM.
+    auto applies = [&](const KernelCall& c) {
+      return prefill ? merged_gemm_applies(*f, c.operands[0], c.operands[1])
+                     : fused_matmul_applies(*f, c.operands[0], c.operands[1]);
+    };
+    if (!f || !applies(calls[m])) return 0;
     const KernelCall& mc = calls[m];
     const TensorView& x = norm ? calls[i].operands[0] : mc.operands[0];
     // Reads of the fused launch that no write of it may overlap.
@@ -162,8 +168,7 @@ struct Fuser {
       const KernelCall& c = calls[j];
       const TensorView& o = c.operands[c.n_operands - 1];
       if (!same(c.operands[0], mc.operands[0]) || c.operands[1].shape[1] != mc.operands[1].shape[1] ||
-          c.operands[1].group_size != mc.operands[1].group_size ||
-          !fused_matmul_applies(*f, c.operands[0], c.operands[1]))
+          c.operands[1].group_size != mc.operands[1].group_size || !applies(c))
         break;
       const size_t n_inputs = inputs.size();
       add_inputs(c);
@@ -225,10 +230,9 @@ struct Fuser {
   }
 };
 
-}  // namespace
-
-FusionStats fuse_decode_calls(const GpuCallList& program, FusionStorage& storage, const FusionOptions& options) {
-  Fuser fuser{*program.calls, *program.kernels, *program.names, options, storage, {}, {}, {}, {}};
+FusionStats fuse_calls(const GpuCallList& program, FusionStorage& storage, const FusionOptions& options,
+                       bool prefill) {
+  Fuser fuser{*program.calls, *program.kernels, *program.names, options, storage, prefill, {}, {}, {}, {}};
   for (size_t i = 0; i < program.calls->size();) {
     size_t used = fuser.fuse_rope_store(i);
     if (used == 0) used = fuser.fuse_matmuls(i);
@@ -242,6 +246,19 @@ FusionStats fuse_decode_calls(const GpuCallList& program, FusionStorage& storage
   *program.kernels = std::move(fuser.out_kernels);
   *program.names = std::move(fuser.out_names);
   return fuser.stats;
+}
+
+}  // namespace
+
+FusionStats fuse_decode_calls(const GpuCallList& program, FusionStorage& storage, const FusionOptions& options) {
+  return fuse_calls(program, storage, options, false);
+}
+
+FusionStats fuse_prefill_calls(const GpuCallList& program, FusionStorage& storage, const FusionOptions& options) {
+  FusionOptions merge_only{};
+  merge_only.norm = merge_only.norm_int4 = merge_only.residual = merge_only.rope = false;
+  merge_only.merge = options.merge;
+  return fuse_calls(program, storage, merge_only, true);
 }
 
 }  // namespace dse::gpu

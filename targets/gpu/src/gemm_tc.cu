@@ -24,16 +24,16 @@ namespace dse::gpu {
 int64_t tensor_core_min_tokens() { return kTensorCoreMinTokens; }
 bool gemm_tc_applies(WeightFormat, int64_t, int64_t, int64_t) { return false; }
 uint64_t gemm_tc_workspace_bytes(int64_t, int64_t) { return 0; }
+int gemm_k_splits(const GemmParts&, int64_t) { return 1; }
 template <WeightFormat F>
-Status launch_gemm_tc(const float*, int64_t, const WeightMatrix&, int64_t, const float*, float*, const GpuStep&,
-                      GpuStream) {
+Status launch_gemm_tc(const float*, int64_t, const GemmParts&, const GpuStep&, GpuStream) {
   return Status(StatusCode::unsupported, "the tensor-core GEMM is not built for HIP");
 }
 void launch_rows_to_f16(const float*, int64_t, int64_t, const StepInfo*, const int32_t*, int32_t, const int32_t*,
-                        __half*, float*, GpuStream) {}
+                        __half*, float*, const GemmParts*, GpuStream) {}
 template <WeightFormat F>
-Status launch_gemm_tc_f16(const __half*, const float*, int64_t, const int32_t*, int64_t, const WeightMatrix&, int64_t,
-                          const float*, float*, const StepInfo*, GpuStream) {
+Status launch_gemm_tc_f16(const __half*, const float*, int64_t, const int32_t*, int64_t, const GemmParts&, int,
+                          const StepInfo*, GpuStream) {
   return Status(StatusCode::unsupported, "the tensor-core GEMM is not built for HIP");
 }
 
@@ -50,21 +50,27 @@ constexpr int kRowThreads = 256;  // rows_to_f16
 struct GemmArgs {
   const __half* xh;      // [T, K] f16 (workspace)
   const float* row_mul;  // [T] factor that undoes the row scaling
-  WeightMatrix w;
-  const float* bias;
-  float* out;
-  int64_t n, k, t_cap;
+  GemmPartTiles parts;   // block column -> part (gemm_tile.cuh)
+  int64_t k, t_cap;
+  int k_splits;               // slices of K (grid z) when group_rows is null
   const StepInfo* step;
   const int32_t* group_rows;  // null, or [groups + 1] row offsets (gemm_tc.cuh)
+};
+
+// The outputs rows_to_f16 zeroes (row t of each), for the K-split GEMM that adds into them.
+struct ZeroRows {
+  float* out[kMaxGemmParts];
+  int64_t n[kMaxGemmParts];
 };
 
 // Largest |x| of the row picks the scale (f16_row_exponent): the row times 2^-e in f16, 2^e in
 // row_mul for the epilogue.
 // Row t of xh is row t of x, or with `gather` row gather[t] / gather_div of x for the first
-// *gather_rows rows (grouped GEMMs: x's rows in the order of their groups).
+// *gather_rows rows (grouped GEMMs: x's rows in the order of their groups). Row t of each output
+// in `zero` (those with a null pointer skipped) is set to 0.
 __global__ void __launch_bounds__(kRowThreads)
     rows_to_f16_kernel(const float* x, int64_t k, int64_t cap, const StepInfo* step, const int32_t* gather,
-                       int32_t gather_div, const int32_t* gather_rows, __half* xh, float* row_mul) {
+                       int32_t gather_div, const int32_t* gather_rows, __half* xh, float* row_mul, ZeroRows zero) {
   grid_dependency_sync();
   __shared__ float scratch[kRowThreads / kLanes];
   const int64_t t = blockIdx.x;
@@ -86,6 +92,12 @@ __global__ void __launch_bounds__(kRowThreads)
     dst[i] = make_uint2(*reinterpret_cast<const uint32_t*>(&a), *reinterpret_cast<const uint32_t*>(&b));
   }
   if (threadIdx.x == 0) row_mul[t] = ldexpf(1.0f, e);
+#pragma unroll
+  for (int p = 0; p < kMaxGemmParts; ++p) {
+    if (zero.out[p] == nullptr) continue;
+    float* o = zero.out[p] + t * zero.n[p];
+    for (int64_t i = threadIdx.x; i < zero.n[p]; i += kRowThreads) o[i] = 0.0f;
+  }
 }
 
 // The weight tile of one K step is 128 rows x 32 values: each thread owns half a row, one run of
@@ -103,10 +115,17 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
   grid_dependency_sync();
   __shared__ alignas(16) __half xs[2][kBM][kStride];
   __shared__ alignas(16) __half ws[2][kBN][kStride];
-  WeightMatrix w = a.w;
+  int64_t n0;
+  const GemmPart& part = part_of_tile(a.parts, blockIdx.x, kBN, n0);
+  WeightMatrix w = part.w;
+  const int64_t n_rows = part.n;
   int64_t m0, rows;
-  if (!tile_rows<F>(a.group_rows, a.step, a.t_cap, a.n, int64_t(blockIdx.y) * kBM, w, m0, rows)) return;
-  const int64_t n0 = int64_t(blockIdx.x) * kBN;
+  if (!tile_rows<F>(a.group_rows, a.step, a.t_cap, n_rows, int64_t(blockIdx.y) * kBM, w, m0, rows)) return;
+  // This block's K tiles: all, or one of k_splits slices (grid z) added into out.
+  int64_t kt_begin = 0, kt_end = a.k / kBK;
+  if (a.group_rows == nullptr) k_slice(a.k / kBK, int(blockIdx.z), a.k_splits, kt_begin, kt_end);
+  const bool add_out = a.group_rows == nullptr && a.k_splits > 1;
+  const bool first_slice = a.group_rows != nullptr || blockIdx.z == 0;
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int wm = (warp / 4) * 32, wn = (warp % 4) * 32;
 
@@ -116,7 +135,7 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
   const __half* x_src = a.xh + (x_live ? m0 + x_row : m0) * a.k + x_col;
   // Weight tile: half a row per thread.
   const int w_row = tid / 2, w_col = (tid % 2) * 16;
-  const bool w_live = n0 + w_row < a.n;
+  const bool w_live = n0 + w_row < n_rows;
   const int64_t w_n = n0 + w_row;
 
   using Run = WeightRun<F>;
@@ -128,9 +147,10 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
 #pragma unroll
       for (int c = 0; c < 4; ++c) acc[i][j][c] = 0.0f;
 
-  const int64_t k_tiles = a.k / kBK;
-  uint4 x_raw = x_live ? *reinterpret_cast<const uint4*>(x_src) : make_uint4(0, 0, 0, 0);
-  typename Run::Raw w_raw = Run::load(w, w_n, w_live, w_col);
+  const int64_t k_tiles = kt_end - kt_begin;
+  const int64_t k_first = kt_begin * kBK;
+  uint4 x_raw = x_live ? *reinterpret_cast<const uint4*>(x_src + k_first) : make_uint4(0, 0, 0, 0);
+  typename Run::Raw w_raw = Run::load(w, w_n, w_live, k_first + w_col);
   *reinterpret_cast<uint4*>(&xs[0][x_row][x_col]) = x_raw;
   store_run<F>(w_raw, &ws[0][w_row][w_col]);
   __syncthreads();
@@ -139,7 +159,7 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
     const int cur = int(kt & 1);
     const bool more = kt + 1 < k_tiles;
     if (more) {
-      const int64_t k0 = (kt + 1) * kBK;
+      const int64_t k0 = k_first + (kt + 1) * kBK;
       x_raw = x_live ? *reinterpret_cast<const uint4*>(x_src + k0) : make_uint4(0, 0, 0, 0);
       w_raw = Run::load(w, w_n, w_live, k0 + w_col);
     }
@@ -173,16 +193,17 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
 #pragma unroll
     for (int c = 0; c < 2; ++c) {
       const int64_t n = n0 + wn + ni * 8 + c2 + c;
-      if (n >= a.n) continue;
+      if (n >= n_rows) continue;
       float col_mul = 1.0f;
       if constexpr (Run::kRowScale) col_mul = static_cast<const float*>(w.scales)[n];
-      const float b = a.bias ? a.bias[n] : 0.0f;
+      const float b = part.bias && first_slice ? part.bias[n] : 0.0f;
 #pragma unroll
       for (int mi = 0; mi < 2; ++mi)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           const int64_t t = m0 + wm + mi * 16 + g + h * 8;
-          if (t < rows) a.out[t * a.n + n] = acc[mi][ni][h * 2 + c] * a.row_mul[t] * col_mul + b;
+          if (t < rows)
+            store_gemm_out(part.out + t * n_rows + n, acc[mi][ni][h * 2 + c] * a.row_mul[t] * col_mul + b, add_out);
         }
     }
   }
@@ -209,76 +230,87 @@ uint64_t gemm_tc_workspace_bytes(int64_t token_capacity, int64_t k) {
   return align_up(uint64_t(token_capacity) * uint64_t(k) * 2, 256) + align_up(uint64_t(token_capacity) * 4, 256);
 }
 
+int gemm_k_splits(const GemmParts& parts, int64_t row_cap) {
+  static const bool enabled = !env_is("DSE_GPU_GEMM_SPLITK", "0");
+  const int64_t k = parts.part[0].w.k;
+  if (!enabled || k / 64 < 16) return 1;
+  int64_t columns = 0;
+  for (int p = 0; p < parts.count; ++p) columns += ceil_div(parts.part[p].n, kBN);
+  return columns * ceil_div(row_cap, kBM) < int64_t(current_device().multiprocessors) ? 2 : 1;
+}
+
 void launch_rows_to_f16(const float* x, int64_t k, int64_t row_cap, const StepInfo* step, const int32_t* gather,
-                        int32_t gather_div, const int32_t* gather_rows, __half* xh, float* row_mul, GpuStream stream) {
+                        int32_t gather_div, const int32_t* gather_rows, __half* xh, float* row_mul,
+                        const GemmParts* zero, GpuStream stream) {
+  ZeroRows z{};
+  for (int p = 0; zero != nullptr && p < zero->count; ++p) {
+    z.out[p] = zero->part[p].out;
+    z.n[p] = zero->part[p].n;
+  }
   launch_kernel(rows_to_f16_kernel, unsigned(row_cap), kRowThreads, 0, stream, x, k, row_cap, step, gather, gather_div,
-                gather_rows, xh, row_mul);
+                gather_rows, xh, row_mul, z);
 }
 
 template <WeightFormat F>
 Status launch_gemm_tc_f16(const __half* xh, const float* row_mul, int64_t row_cap, const int32_t* group_rows,
-                          int64_t groups, const WeightMatrix& w, int64_t n, const float* bias, float* out,
-                          const StepInfo* step, GpuStream stream) {
-  if (gemm_wgmma_applies(w.k))
-    return launch_gemm_wgmma<F>(xh, row_mul, row_cap, group_rows, groups, w, n, bias, out, step, stream);
+                          int64_t groups, const GemmParts& parts, int k_splits, const StepInfo* step,
+                          GpuStream stream) {
+  if (gemm_wgmma_applies(parts.part[0].w.k))
+    return launch_gemm_wgmma<F>(xh, row_mul, row_cap, group_rows, groups, parts, k_splits, step, stream);
   GemmArgs a;
   a.xh = xh;
   a.row_mul = row_mul;
-  a.w = w;
-  a.bias = bias;
-  a.out = out;
-  a.n = n;
-  a.k = w.k;
+  const int64_t columns = assign_part_tiles(parts, kBN, a.parts);
+  a.k = parts.part[0].w.k;
   a.t_cap = row_cap;
+  a.k_splits = group_rows ? 1 : k_splits;
   a.step = step;
   a.group_rows = group_rows;
-  const dim3 grid(unsigned(ceil_div(n, kBN)), unsigned(ceil_div(row_cap, kBM)), unsigned(group_rows ? groups : 1));
+  const dim3 grid(unsigned(columns), unsigned(ceil_div(row_cap, kBM)), unsigned(group_rows ? groups : a.k_splits));
   launch_kernel(gemm_kernel<F>, grid, kThreads, 0, stream, a);
   return launch_status("matmul_f32 (tensor cores)");
 }
 
 template <WeightFormat F>
-Status launch_gemm_tc(const float* x, int64_t token_capacity, const WeightMatrix& w, int64_t n, const float* bias,
-                      float* out, const GpuStep& step, GpuStream stream) {
-  const uint64_t need = gemm_tc_workspace_bytes(token_capacity, w.k);
+Status launch_gemm_tc(const float* x, int64_t token_capacity, const GemmParts& parts, const GpuStep& step,
+                      GpuStream stream) {
+  const int64_t k = parts.part[0].w.k;
+  const uint64_t need = gemm_tc_workspace_bytes(token_capacity, k);
   if (step.workspace == nullptr || step.workspace_bytes < need)
     return Status(StatusCode::internal, "matmul: the tensor-core path needs " + std::to_string(need) +
                                             " bytes of workspace, the session planned " +
                                             std::to_string(step.workspace_bytes));
   __half* xh = static_cast<__half*>(step.workspace);
   float* row_mul = reinterpret_cast<float*>(static_cast<uint8_t*>(step.workspace) +
-                                            align_up(uint64_t(token_capacity) * uint64_t(w.k) * 2, 256));
-  launch_rows_to_f16(x, w.k, token_capacity, step.d_step, nullptr, 1, nullptr, xh, row_mul, stream);
-  return launch_gemm_tc_f16<F>(xh, row_mul, token_capacity, nullptr, 1, w, n, bias, out, step.d_step, stream);
+                                            align_up(uint64_t(token_capacity) * uint64_t(k) * 2, 256));
+  const int splits = gemm_k_splits(parts, token_capacity);
+  launch_rows_to_f16(x, k, token_capacity, step.d_step, nullptr, 1, nullptr, xh, row_mul,
+                     splits > 1 ? &parts : nullptr, stream);
+  return launch_gemm_tc_f16<F>(xh, row_mul, token_capacity, nullptr, 1, parts, splits, step.d_step, stream);
 }
 
 #endif
 
-template Status launch_gemm_tc<WeightFormat::f16>(const float*, int64_t, const WeightMatrix&, int64_t, const float*,
-                                                  float*, const GpuStep&, GpuStream);
-template Status launch_gemm_tc<WeightFormat::bf16>(const float*, int64_t, const WeightMatrix&, int64_t, const float*,
-                                                   float*, const GpuStep&, GpuStream);
-template Status launch_gemm_tc<WeightFormat::w8>(const float*, int64_t, const WeightMatrix&, int64_t, const float*,
-                                                 float*, const GpuStep&, GpuStream);
-template Status launch_gemm_tc<WeightFormat::w4>(const float*, int64_t, const WeightMatrix&, int64_t, const float*,
-                                                 float*, const GpuStep&, GpuStream);
-template Status launch_gemm_tc<WeightFormat::fp8>(const float*, int64_t, const WeightMatrix&, int64_t, const float*,
-                                                  float*, const GpuStep&, GpuStream);
+template Status launch_gemm_tc<WeightFormat::f16>(const float*, int64_t, const GemmParts&, const GpuStep&,
+                                                  GpuStream);
+template Status launch_gemm_tc<WeightFormat::bf16>(const float*, int64_t, const GemmParts&, const GpuStep&,
+                                                  GpuStream);
+template Status launch_gemm_tc<WeightFormat::w8>(const float*, int64_t, const GemmParts&, const GpuStep&,
+                                                  GpuStream);
+template Status launch_gemm_tc<WeightFormat::w4>(const float*, int64_t, const GemmParts&, const GpuStep&,
+                                                  GpuStream);
+template Status launch_gemm_tc<WeightFormat::fp8>(const float*, int64_t, const GemmParts&, const GpuStep&,
+                                                  GpuStream);
 
 template Status launch_gemm_tc_f16<WeightFormat::f16>(const __half*, const float*, int64_t, const int32_t*, int64_t,
-                                                      const WeightMatrix&, int64_t, const float*, float*,
-                                                      const StepInfo*, GpuStream);
+                                                      const GemmParts&, int, const StepInfo*, GpuStream);
 template Status launch_gemm_tc_f16<WeightFormat::bf16>(const __half*, const float*, int64_t, const int32_t*, int64_t,
-                                                       const WeightMatrix&, int64_t, const float*, float*,
-                                                       const StepInfo*, GpuStream);
+                                                      const GemmParts&, int, const StepInfo*, GpuStream);
 template Status launch_gemm_tc_f16<WeightFormat::w8>(const __half*, const float*, int64_t, const int32_t*, int64_t,
-                                                     const WeightMatrix&, int64_t, const float*, float*,
-                                                     const StepInfo*, GpuStream);
+                                                      const GemmParts&, int, const StepInfo*, GpuStream);
 template Status launch_gemm_tc_f16<WeightFormat::w4>(const __half*, const float*, int64_t, const int32_t*, int64_t,
-                                                     const WeightMatrix&, int64_t, const float*, float*,
-                                                     const StepInfo*, GpuStream);
+                                                      const GemmParts&, int, const StepInfo*, GpuStream);
 template Status launch_gemm_tc_f16<WeightFormat::fp8>(const __half*, const float*, int64_t, const int32_t*, int64_t,
-                                                      const WeightMatrix&, int64_t, const float*, float*,
-                                                      const StepInfo*, GpuStream);
+                                                      const GemmParts&, int, const StepInfo*, GpuStream);
 
 }  // namespace dse::gpu

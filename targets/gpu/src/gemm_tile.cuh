@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "common.cuh"
+#include "gemm_tc.cuh"
 #include "weight_dot.cuh"
 
 namespace dse::gpu {
@@ -228,5 +229,46 @@ struct WeightRun32<WeightFormat::w4> {
     o[3] = Run::word(r.q.w, r.s[3]);
   }
 };
+
+// The parts of a GEMM launch as its kernels read them: block columns (grid x) first_tile[p] ..
+// first_tile[p + 1] - 1 cover part p's rows, `width` rows each.
+struct GemmPartTiles {
+  GemmPart part[kMaxGemmParts];
+  int32_t first_tile[kMaxGemmParts];
+  int count;
+};
+
+// Host side: the tiles of `parts` at `width` rows per block column; returns the columns of all.
+inline int64_t assign_part_tiles(const GemmParts& parts, int width, GemmPartTiles& t) {
+  int64_t tiles = 0;
+  t.count = parts.count;
+  for (int p = 0; p < kMaxGemmParts; ++p) {
+    t.part[p] = parts.part[p];
+    t.first_tile[p] = int32_t(tiles);
+    if (p < parts.count) tiles += (parts.part[p].n + width - 1) / width;
+  }
+  return tiles;
+}
+
+// The part of block column `tile` and its first row n0, chosen by comparisons rather than a
+// dynamic index into the parameter block (which would copy it to local memory).
+__device__ __forceinline__ const GemmPart& part_of_tile(const GemmPartTiles& t, int64_t tile, int width,
+                                                        int64_t& n0) {
+  const int p = (t.count > 2 && tile >= t.first_tile[2]) ? 2 : ((t.count > 1 && tile >= t.first_tile[1]) ? 1 : 0);
+  n0 = (tile - (p == 0 ? t.first_tile[0] : (p == 1 ? t.first_tile[1] : t.first_tile[2]))) * width;
+  return p == 0 ? t.part[0] : (p == 1 ? t.part[1] : t.part[2]);
+}
+
+// K steps [begin, end) of slice `split` of `splits` (the K-split GEMM) over `steps`.
+__device__ __forceinline__ void k_slice(int64_t steps, int split, int splits, int64_t& begin, int64_t& end) {
+  begin = steps * split / splits;
+  end = steps * (split + 1) / splits;
+}
+
+// Writes one output value, or adds it when K is split (the output holds zeros or the other slice).
+__device__ __forceinline__ void store_gemm_out(float* out, float v, bool add) {
+  if (add) atomicAdd(out, v);
+  else *out = v;
+}
 
 }  // namespace dse::gpu

@@ -27,8 +27,8 @@ namespace dse::gpu {
 
 bool gemm_wgmma_applies(int64_t) { return false; }
 template <WeightFormat F>
-Status launch_gemm_wgmma(const __half*, const float*, int64_t, const int32_t*, int64_t, const WeightMatrix&, int64_t,
-                         const float*, float*, const StepInfo*, GpuStream) {
+Status launch_gemm_wgmma(const __half*, const float*, int64_t, const int32_t*, int64_t, const GemmParts&, int,
+                         const StepInfo*, GpuStream) {
   return Status(StatusCode::unsupported, "the wgmma GEMM is built only for sm_90a");
 }
 
@@ -52,10 +52,9 @@ struct Tiles {
 struct WgmmaArgs {
   const __half* xh;
   const float* row_mul;
-  WeightMatrix w;
-  const float* bias;
-  float* out;
-  int64_t n, k, t_cap;
+  GemmPartTiles parts;  // block column -> part (gemm_tile.cuh)
+  int64_t k, t_cap;
+  int k_splits;               // slices of K (grid z) when group_rows is null
   const StepInfo* step;
   const int32_t* group_rows;  // null, or [groups + 1] row offsets (gemm_tc.cuh)
 };
@@ -120,10 +119,17 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
   using Run = WeightRun32<F>;
   extern __shared__ __align__(128) uint8_t smem[];
   grid_dependency_sync();
-  WeightMatrix w = a.w;
+  int64_t n0;
+  const GemmPart& part = part_of_tile(a.parts, blockIdx.x, kBN, n0);
+  WeightMatrix w = part.w;
+  const int64_t n_rows = part.n;
   int64_t m0, rows;
-  if (!tile_rows<F>(a.group_rows, a.step, a.t_cap, a.n, int64_t(blockIdx.y) * T::kBM, w, m0, rows)) return;
-  const int64_t n0 = int64_t(blockIdx.x) * kBN;
+  if (!tile_rows<F>(a.group_rows, a.step, a.t_cap, n_rows, int64_t(blockIdx.y) * T::kBM, w, m0, rows)) return;
+  // This block's slice of K, in steps: all of it, or one of k_splits (grid z) added into out.
+  int64_t k_begin = 0, k_end = a.k / kBK;
+  if (a.group_rows == nullptr) k_slice(a.k / kBK, int(blockIdx.z), a.k_splits, k_begin, k_end);
+  const bool add_out = a.group_rows == nullptr && a.k_splits > 1;
+  const bool first_slice = a.group_rows != nullptr || blockIdx.z == 0;
   const int tid = threadIdx.x;
 
   // x: T::kBM rows x 8 columns of 16 bytes, 4 per thread. Eight consecutive threads take eight
@@ -142,14 +148,14 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
   // consecutive across the warp. Two register sets: steps s + 1 and s + 2.
   constexpr int kWHalves = 2 * kBN / T::kThreads;
   typename Run::Raw raw[2][kWHalves];
-  const int64_t k_steps = a.k / kBK;
+  const int64_t k_steps = k_end - k_begin;
   auto load_w = [&](auto set, int64_t ks) {
     if (ks >= k_steps) return;
 #pragma unroll
     for (int i = 0; i < kWHalves; ++i) {
       const int h = tid + i * T::kThreads, r = h % kBN, half = h / kBN;
       const int64_t row = n0 + r;
-      raw[decltype(set)::value][i] = Run::load(w, row, row < a.n, ks * kBK + half * 32);
+      raw[decltype(set)::value][i] = Run::load(w, row, row < n_rows, (k_begin + ks) * kBK + half * 32);
     }
   };
   uint8_t* const xs = smem;
@@ -171,7 +177,7 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
     if (ks < k_steps) {
       uint8_t* dst = xs + (ks % T::kXStages) * T::kXBytes;
 #pragma unroll
-      for (int i = 0; i < kXCopies; ++i) copy_async16(dst + x_dst[i], x_src[i] + ks * kBK);
+      for (int i = 0; i < kXCopies; ++i) copy_async16(dst + x_dst[i], x_src[i] + (k_begin + ks) * kBK);
     }
     copy_async_commit();
   };
@@ -233,14 +239,14 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
 #pragma unroll
     for (int c = 0; c < 2; ++c) {
       const int64_t n = n0 + j * 8 + (lane % 4) * 2 + c;
-      if (n >= a.n) continue;
+      if (n >= n_rows) continue;
       float col_mul = 1.0f;
       if constexpr (Run::kRowScale) col_mul = static_cast<const float*>(w.scales)[n];
-      const float b = a.bias ? a.bias[n] : 0.0f;
+      const float b = part.bias && first_slice ? part.bias[n] : 0.0f;
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const int64_t t = t_base + h * 8;
-        if (t < rows) a.out[t * a.n + n] = acc[4 * j + 2 * h + c] * a.row_mul[t] * col_mul + b;
+        if (t < rows) store_gemm_out(part.out + t * n_rows + n, acc[4 * j + 2 * h + c] * a.row_mul[t] * col_mul + b, add_out);
       }
     }
   }
@@ -248,11 +254,11 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
 }
 
 template <WeightFormat F, int kGroups>
-Status launch(const WgmmaArgs& a, int64_t groups, GpuStream stream) {
+Status launch(const WgmmaArgs& a, int64_t columns, int64_t z, GpuStream stream) {
   using T = Tiles<kGroups>;
   auto kernel = wgmma_gemm_kernel<F, kGroups>;
   if (!allow_dynamic_smem(kernel, T::kSmemBytes)) return launch_status("matmul_f32 (wgmma): shared memory limit");
-  const dim3 grid(unsigned(ceil_div(a.n, kBN)), unsigned(ceil_div(a.t_cap, T::kBM)), unsigned(groups));
+  const dim3 grid(unsigned(columns), unsigned(ceil_div(a.t_cap, T::kBM)), unsigned(z));
   launch_kernel(kernel, grid, T::kThreads, T::kSmemBytes, stream, a);
   return launch_status("matmul_f32 (wgmma)");
 }
@@ -266,35 +272,30 @@ bool gemm_wgmma_applies(int64_t k) {
 
 template <WeightFormat F>
 Status launch_gemm_wgmma(const __half* xh, const float* row_mul, int64_t row_cap, const int32_t* group_rows,
-                         int64_t groups, const WeightMatrix& w, int64_t n, const float* bias, float* out,
-                         const StepInfo* step, GpuStream stream) {
-  const WgmmaArgs a{xh, row_mul, w, bias, out, n, w.k, row_cap, step, group_rows};
-  if (group_rows == nullptr) groups = 1;
+                         int64_t groups, const GemmParts& parts, int k_splits, const StepInfo* step,
+                         GpuStream stream) {
+  WgmmaArgs a{xh, row_mul, {}, parts.part[0].w.k, row_cap, group_rows ? 1 : k_splits, step, group_rows};
+  const int64_t columns = assign_part_tiles(parts, kBN, a.parts);
+  const int64_t z = group_rows ? groups : a.k_splits;
   // Two warpgroups per block halve the weight conversions per token; one alone doubles the blocks
   // where two would not give each multiprocessor two blocks (their steps overlap). Groups (MoE
-  // experts) hold a few dozen rows each: one warpgroup.
-  if (groups == 1 &&
-      ceil_div(n, kBN) * ceil_div(row_cap, Tiles<2>::kBM) >= 2 * int64_t(current_device().multiprocessors))
-    return launch<F, 2>(a, groups, stream);
-  return launch<F, 1>(a, groups, stream);
+  // experts) hold a few dozen rows each, and a split K already has few blocks: one warpgroup.
+  if (z == 1 && columns * ceil_div(row_cap, Tiles<2>::kBM) >= 2 * int64_t(current_device().multiprocessors))
+    return launch<F, 2>(a, columns, z, stream);
+  return launch<F, 1>(a, columns, z, stream);
 }
 
 #endif
 
 template Status launch_gemm_wgmma<WeightFormat::f16>(const __half*, const float*, int64_t, const int32_t*, int64_t,
-                                                     const WeightMatrix&, int64_t, const float*, float*,
-                                                     const StepInfo*, GpuStream);
+    const GemmParts&, int, const StepInfo*, GpuStream);
 template Status launch_gemm_wgmma<WeightFormat::bf16>(const __half*, const float*, int64_t, const int32_t*, int64_t,
-                                                      const WeightMatrix&, int64_t, const float*, float*,
-                                                      const StepInfo*, GpuStream);
+    const GemmParts&, int, const StepInfo*, GpuStream);
 template Status launch_gemm_wgmma<WeightFormat::w8>(const __half*, const float*, int64_t, const int32_t*, int64_t,
-                                                    const WeightMatrix&, int64_t, const float*, float*, const StepInfo*,
-                                                    GpuStream);
+    const GemmParts&, int, const StepInfo*, GpuStream);
 template Status launch_gemm_wgmma<WeightFormat::w4>(const __half*, const float*, int64_t, const int32_t*, int64_t,
-                                                    const WeightMatrix&, int64_t, const float*, float*, const StepInfo*,
-                                                    GpuStream);
+    const GemmParts&, int, const StepInfo*, GpuStream);
 template Status launch_gemm_wgmma<WeightFormat::fp8>(const __half*, const float*, int64_t, const int32_t*, int64_t,
-                                                     const WeightMatrix&, int64_t, const float*, float*,
-                                                     const StepInfo*, GpuStream);
+    const GemmParts&, int, const StepInfo*, GpuStream);
 
 }  // namespace dse::gpu

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "dse/gpu/gpu_launch.h"
+#include "gemm_tc.cuh"
 #include "vendor.h"
 #include "weight_dot.cuh"
 
@@ -20,7 +21,7 @@ bool gemm_wgmma_applies(int64_t k);
 // launch_gemm_tc_f16 (gemm_tc.cuh) on wgmma: same arguments and results.
 template <WeightFormat F>
 Status launch_gemm_wgmma(const __half* xh, const float* row_mul, int64_t row_cap, const int32_t* group_rows,
-                         int64_t groups, const WeightMatrix& w, int64_t n, const float* bias, float* out,
-                         const StepInfo* step, GpuStream stream);
+                         int64_t groups, const GemmParts& parts, int k_splits, const StepInfo* step,
+                         GpuStream stream);
 
 }  // namespace dse::gpu

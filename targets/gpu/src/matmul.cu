@@ -568,7 +568,7 @@ Status launch_matmul_f32(const KernelCall& call, const GpuStep& step, GpuStream 
   if (gemm_tc_applies(F, a.x_cap, a.w.k, a.w.group) &&
       ((reinterpret_cast<uintptr_t>(w.data) | reinterpret_cast<uintptr_t>(x.data)) % 16) == 0) {
     if constexpr (F != WeightFormat::f32)
-      return launch_gemm_tc<F>(a.x, a.x_cap, a.w, a.n, a.bias, a.out, step, stream);
+      return launch_gemm_tc<F>(a.x, a.x_cap, single_part(a.w, a.n, a.bias, a.out), step, stream);
   }
   constexpr int R = max_rows_per_warp<F>();
   const bool vec = vector_path_ok<F>(w.data, x.data, a.w.k, a.w.k, a.w.group);
@@ -606,9 +606,48 @@ bool fused_matmul_applies(cpu::WeightFormat f, const TensorView& x, const Tensor
   return false;
 }
 
+bool merged_gemm_applies(cpu::WeightFormat f, const TensorView& x, const TensorView& w) {
+  const bool aligned = ((reinterpret_cast<uintptr_t>(w.data) | reinterpret_cast<uintptr_t>(x.data)) % 16) == 0;
+  return x.shape[0] > 1 && w.rank == 2 && aligned && gemm_tc_applies(f, x.shape[0], w.shape[1], w.group_size);
+}
+
+namespace {
+
+// A merged prefill call (fuse_prefill_calls): the matrices' GEMM with x converted once.
+template <WeightFormat F>
+Status launch_merged_gemm(const KernelCall& call, const GpuStep& step, GpuStream stream) {
+  const TensorView* op = call.operands;
+  const int parts = int(call.iparams[2]);
+  if (call.iparams[0] != 0 || call.iparams[1] != 0 || parts < 1 || parts > kMaxGemmParts)
+    return Status(StatusCode::internal, "fused matmul: a prefill call merges matmuls only, at most 3");
+  GemmParts g;
+  g.count = parts;
+  for (int j = 0; j < parts; ++j) {
+    const TensorView* q = op + 5 + 4 * j;  // W, scales, bias, out
+    GemmPart& part = g.part[j];
+    part.w.data = static_cast<const uint8_t*>(q[0].data);
+    part.w.scales = q[1].data;
+    part.w.k = q[0].shape[1];
+    set_group(part.w, q[0].group_size);
+    part.bias = static_cast<const float*>(q[2].data);
+    part.out = static_cast<float*>(q[3].data);
+    part.n = q[0].shape[0];
+    if (part.n <= 0 || part.w.k != g.part[0].w.k || !merged_gemm_applies(F, op[0], q[0]))
+      return Status(StatusCode::internal, "fused matmul: a prefill part the merged GEMM does not take");
+  }
+  if constexpr (F == WeightFormat::f32) {
+    return Status(StatusCode::internal, "fused matmul: f32 weights have no tensor-core GEMM");
+  } else {
+    return launch_gemm_tc<F>(static_cast<const float*>(op[0].data), op[0].shape[0], g, step, stream);
+  }
+}
+
+}  // namespace
+
 template <WeightFormat F>
 Status launch_fused_matmul_f32(const KernelCall& call, const GpuStep& step, GpuStream stream) {
   const TensorView* op = call.operands;
+  if (op[0].shape[0] > 1) return launch_merged_gemm<F>(call, step, stream);
   const bool norm = call.iparams[0] != 0, residual = call.iparams[1] != 0;
   DecodeArgs a;
   a.parts = int(call.iparams[2]);

@@ -26,11 +26,17 @@ uint64_t matmul_f32_workspace(const KernelCall& call);
 // (= residual in + out; may be the same buffer as 3), then per matrix j: 5+4j W, 6+4j W's scales,
 // 7+4j bias F32 [N_j], 8+4j out F32 [1, N_j]. iparams: has_norm, has_residual, matrices (1-3).
 // fparams: the norm's eps. Results equal the unfused calls' up to the order of the sums.
+// The same call with x of a prefill chunk ([T, K], T > 1; no norm, no residual; made by
+// fuse_prefill_calls) is one tensor-core GEMM over the matrices: x converted to f16 once.
 template <cpu::WeightFormat F>
 Status launch_fused_matmul_f32(const KernelCall& call, const GpuStep& step, GpuStream stream);
 
 // True when a matmul with activations x and weights w can be fused: decode (capacity 1) on the
 // 16-byte path.
 bool fused_matmul_applies(cpu::WeightFormat f, const TensorView& x, const TensorView& w);
+
+// True when matmuls with activations x and weights w can be merged into one tensor-core GEMM: a
+// prefill chunk (capacity > 1) that the tensor-core path takes, W and x 16-byte aligned.
+bool merged_gemm_applies(cpu::WeightFormat f, const TensorView& x, const TensorView& w);
 
 }  // namespace dse::gpu

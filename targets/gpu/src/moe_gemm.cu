@@ -161,13 +161,13 @@ Status launch_moe_gemm(const MoeGemmShape& s, const float* x, const int32_t* ids
                   bad, step.d_step, step.d_error, offsets, row_entry, entry_row);
     DSE_RETURN_IF_ERROR(launch_status("moe_ffn_f32 (sort by expert)"));
     launch_rows_to_f16(x, s.hidden, rows, step.d_step, row_entry, int32_t(s.top_k), offsets + s.experts, xh, x_mul,
-                       stream);
-    DSE_RETURN_IF_ERROR(launch_gemm_tc_f16<F>(xh, x_mul, s.cap, offsets, s.experts, gate_up, 2 * s.inter, nullptr, g,
-                                              step.d_step, stream));
+                       nullptr, stream);
+    DSE_RETURN_IF_ERROR(launch_gemm_tc_f16<F>(xh, x_mul, s.cap, offsets, s.experts,
+                                              single_part(gate_up, 2 * s.inter, nullptr, g), 1, step.d_step, stream));
     launch_kernel(silu_mul_to_f16_kernel, unsigned(rows), kRowThreads, 0, stream, g, s.inter, offsets, s.experts, act,
                   act_mul);
-    DSE_RETURN_IF_ERROR(launch_gemm_tc_f16<F>(act, act_mul, s.cap, offsets, s.experts, down, s.hidden, nullptr, g,
-                                              step.d_step, stream));
+    DSE_RETURN_IF_ERROR(launch_gemm_tc_f16<F>(act, act_mul, s.cap, offsets, s.experts,
+                                              single_part(down, s.hidden, nullptr, g), 1, step.d_step, stream));
     launch_kernel(combine_kernel, unsigned(s.cap), kRowThreads, 0, stream, g, entry_row, route_w, s.top_k, s.hidden,
                   s.cap, bad, step.d_step, out);
     return launch_status("moe_ffn_f32 (grouped GEMM)");

@@ -1,5 +1,5 @@
-// The decode fusion pass (dse/gpu/fusion.h): which calls it merges (host only, no GPU needed) and
-// that a fused program leaves exactly what the unfused one leaves in every buffer (GPU).
+// The decode and prefill fusion passes (dse/gpu/fusion.h): which calls they merge (host only, no
+// GPU needed) and that a fused program leaves what the unfused one leaves in every buffer (GPU).
 #include "dse/gpu/fusion.h"
 
 #include <catch2/catch_test_macros.hpp>
@@ -10,6 +10,7 @@
 #include <cstring>
 #include <cuda_runtime.h>
 #include <string>
+#include <utility>
 
 #include "dse/cpu/weight_format.h"
 #include "gpu_test_support.h"
@@ -273,6 +274,119 @@ TEST_CASE("a fused decode program leaves the same bytes as the unfused one in ev
   cudaFree(base);
   cudaFree(d_step);
   cudaFree(d_err);
+}
+
+TEST_CASE("prefill fusion merges only the matmuls that share x, and only on the tensor-core path", "[gpu][fusion]") {
+  alignas(256) static uint8_t arena[1 << 23];
+  SECTION("a 128-token chunk: W1 and W1b become one GEMM; the norm and the add stay") {
+    Program p(arena, WeightFormat::w4, 128, 512, 384, 128, false);
+    FusionStorage storage;
+    const FusionStats stats = fuse_prefill_calls(p.list(), storage, kAll);
+    CHECK(stats.matmuls_merged == 1);
+    CHECK(stats.norms_fused + stats.residuals_fused + stats.rope_stores_fused == 0);
+    REQUIRE(p.calls.size() == 4);
+    CHECK(p.names[0] == "rms_norm_f32");
+    CHECK(p.names[1] == "matmul");
+    CHECK(p.calls[1].iparams[2] == 2);
+    CHECK(p.names[3] == "add_f32");
+  }
+  SECTION("DSE_GPU_FUSION without merge") {
+    Program p(arena, WeightFormat::w4, 128, 512, 384, 128, false);
+    FusionStorage storage;
+    CHECK(fuse_prefill_calls(p.list(), storage, parse_fusion_options("norm,residual")).matmuls_merged == 0);
+    CHECK(p.calls.size() == 5);
+  }
+  SECTION("a capacity below the tensor-core path's 64 tokens, and f32 weights") {
+    for (const auto& [f, t] : {std::pair{WeightFormat::w4, int64_t(8)}, std::pair{WeightFormat::f32, int64_t(128)}}) {
+      Program p(arena, f, t, 512, 384, f == WeightFormat::w4 ? 128 : 0, false);
+      FusionStorage storage;
+      CHECK(fuse_prefill_calls(p.list(), storage, kAll).matmuls_merged == 0);
+      CHECK(p.calls.size() == 5);
+    }
+  }
+}
+
+TEST_CASE("a merged prefill GEMM leaves what the separate GEMMs leave", "[gpu][fusion][tensor-cores]") {
+  if (!gpu_available()) SKIP("no GPU");
+  const WeightFormat f = GENERATE(WeightFormat::w4, WeightFormat::w8, WeightFormat::f16, WeightFormat::bf16,
+                                  WeightFormat::fp8);
+  // K 1024 and N1 256: each GEMM has too few blocks to fill the GPU and splits K in two (with the
+  // merged one, more blocks but still too few); K 512 splits nothing.
+  const int64_t k = GENERATE(512, 1024), n1 = GENERATE(256, 384);
+  const int64_t t = 128, tokens = GENERATE(128, 77);
+  const int32_t group = f == WeightFormat::w4 ? 128 : 0;
+  INFO("format " << cpu::weight_format_name(f) << " K " << k << " N1 " << n1 << " tokens " << tokens);
+  void* base = nullptr;
+  const uint64_t arena_bytes = 64ull << 20;
+  REQUIRE(cudaMalloc(&base, arena_bytes) == cudaSuccess);
+  Program unfused(static_cast<uint8_t*>(base), f, t, k, n1, group, false);
+  REQUIRE(unfused.bytes <= arena_bytes);
+  std::mt19937 rng(11u + uint32_t(k + n1));
+  std::vector<uint8_t> image(unfused.bytes, 0);
+  auto fill = [&](const TensorView& v, const std::vector<uint8_t>& src) {
+    std::memcpy(image.data() + (static_cast<uint8_t*>(v.data) - static_cast<uint8_t*>(base)), src.data(),
+                std::min<size_t>(src.size(), v.bytes));
+  };
+  const KernelCall& norm = unfused.calls[0];
+  fill(norm.operands[0], f32_tensor({t, k}, rng, -3.0f, 3.0f).bytes);
+  fill(norm.operands[1], f32_tensor({k}, rng, 0.5f, 1.5f).bytes);
+  for (int c = 1; c <= 3; ++c) {
+    const KernelCall& mm = unfused.calls[size_t(c)];
+    std::vector<Operand> w = packed_weight(f, {mm.operands[1].shape[0], mm.operands[1].shape[1]}, group, rng, 0.05f);
+    for (size_t j = 0; j < w.size(); ++j) fill(mm.operands[1 + j], w[j].bytes);
+  }
+  fill(unfused.calls[2].operands[unfused.calls[2].n_operands - 2], f32_tensor({n1}, rng).bytes);
+  StepInfo* d_step;
+  GpuErrorRecord* d_err;
+  void* workspace;
+  const uint64_t workspace_bytes = 8ull << 20;
+  REQUIRE(cudaMalloc(&d_step, sizeof(StepInfo)) == cudaSuccess);
+  REQUIRE(cudaMalloc(&d_err, sizeof(GpuErrorRecord)) == cudaSuccess);
+  REQUIRE(cudaMalloc(&workspace, workspace_bytes) == cudaSuccess);
+  const StepInfo step{tokens, 0};
+  REQUIRE(cudaMemcpy(d_step, &step, sizeof(step), cudaMemcpyHostToDevice) == cudaSuccess);
+  REQUIRE(cudaMemset(d_err, 0, sizeof(GpuErrorRecord)) == cudaSuccess);
+  GpuStep gstep;
+  gstep.d_step = d_step;
+  gstep.d_error = d_err;
+  gstep.workspace = workspace;
+  gstep.workspace_bytes = workspace_bytes;
+  auto run = [&](Program& p) {
+    REQUIRE(cudaMemcpy(base, image.data(), image.size(), cudaMemcpyHostToDevice) == cudaSuccess);
+    for (size_t i = 0; i < p.calls.size(); ++i) REQUIRE(p.kernels[i]->launch(p.calls[i], gstep, nullptr).ok());
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    std::vector<uint8_t> after(image.size());
+    REQUIRE(cudaMemcpy(after.data(), base, after.size(), cudaMemcpyDeviceToHost) == cudaSuccess);
+    return after;
+  };
+  const std::vector<uint8_t> want = run(unfused);
+  Program fused(static_cast<uint8_t*>(base), f, t, k, n1, group, false);
+  FusionStorage storage;
+  REQUIRE(fuse_prefill_calls(fused.list(), storage, kAll).matmuls_merged == 1);
+  const std::vector<uint8_t> got = run(fused);
+  // Same f16 conversion of x and the same tiles; a K split in one and not the other (or split at
+  // another place) changes only the order of the f32 sums. Rows past `tokens` must stay as they
+  // were (zeros of the image) in both.
+  auto out_of = [&](size_t c) { return unfused.calls[c].operands[unfused.calls[c].n_operands - 1]; };
+  for (const TensorView& v : {out_of(1), out_of(2), out_of(3), out_of(4)}) {
+    const size_t at = size_t(static_cast<uint8_t*>(v.data) - static_cast<uint8_t*>(base));
+    const float* a = reinterpret_cast<const float*>(want.data() + at);
+    const float* b = reinterpret_cast<const float*>(got.data() + at);
+    const uint64_t n = v.bytes / 4;
+    double rms = 0;
+    for (uint64_t i = 0; i < n; ++i) rms += double(a[i]) * a[i];
+    rms = std::sqrt(rms / double(n));
+    int bad = 0;
+    for (uint64_t i = 0; i < n; ++i)
+      if (!(std::fabs(a[i] - b[i]) <= 1e-4 * (std::fabs(a[i]) + rms))) ++bad;
+    INFO("buffer at offset " << at);
+    CHECK(rms > 0.0);
+    CHECK(bad == 0);
+  }
+  cudaFree(base);
+  cudaFree(d_step);
+  cudaFree(d_err);
+  cudaFree(workspace);
 }
 
 }  // namespace dse::gpu::test

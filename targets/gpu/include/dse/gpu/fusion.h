@@ -69,4 +69,12 @@ FusionOptions parse_fusion_options(std::string_view list);
 // (token capacity 1) on the GEMV's 16-byte path; anything else is left as it was.
 FusionStats fuse_decode_calls(const GpuCallList& program, FusionStorage& storage, const FusionOptions& options = {});
 
+// The prefill counterpart: only `merge` applies (the other options are ignored). Up to 3
+// matmuls in a row that read the same prefill x (capacity > 1) with one weight format, K and
+// group, each on the tensor-core path (merged_gemm_applies), become one launch of
+// launch_fused_matmul_f32: x converted to f16 once and one GEMM over all their rows. A 1.5B
+// layer's q, k and v projections were three GEMMs (k and v of 256 rows each, 16 blocks apiece)
+// and three conversions of the same x.
+FusionStats fuse_prefill_calls(const GpuCallList& program, FusionStorage& storage, const FusionOptions& options = {});
+
 }  // namespace dse::gpu
