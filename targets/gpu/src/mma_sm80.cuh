@@ -54,6 +54,11 @@ __device__ __forceinline__ uint32_t pack_half2(float x, float y) {
 __device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
 // Waits until at most one committed group of this thread's cp.async copies is still in flight.
 __device__ __forceinline__ void copy_async_wait_but_one() { asm volatile("cp.async.wait_group 1;" ::: "memory"); }
+// Waits until at most N committed groups of this thread's cp.async copies are still in flight.
+template <int N>
+__device__ __forceinline__ void copy_async_wait_group() {
+  asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+}
 
 }  // namespace dse::gpu
 
