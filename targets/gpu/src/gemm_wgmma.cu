@@ -7,8 +7,8 @@
 //
 // The MMAs are asynchronous, so nothing hides a load's latency behind them unless it was issued
 // steps earlier: while the tensor cores run step s, the block converts and stores the weights of
-// step s + 1 (in registers since step s - 2), issues the loads of step s + 3, and x of step s + 2
-// is on its way by cp.async into the third of three x buffers. The proxy fence that orders the
+// step s + 1 (in registers since step s - 2), issues the loads of step s + 3, and x of step s + 3
+// is on its way by cp.async into the fourth of four x buffers. The proxy fence that orders the
 // stores before the tensor cores' reads comes before the new loads are issued. Measured on an
 // H200 (7B q/o, int4, 512 tokens): loading one step ahead ran at 206 us against mma.sync's 151;
 // this pipeline with 32-bit scale indexing and one 16-byte load per 32 weights runs at 109.
@@ -38,17 +38,18 @@ namespace {
 
 constexpr int kBN = 128, kBK = 64;
 
-// kXStages: x tiles in shared memory; kWSets: register sets of raw weights (step s + kWSets + 1
-// is loaded while step s runs); kAsync: a step leaves its MMAs running while the next step issues
-// its own (one more weight tile and one more x tile, which the running MMAs still read). x of
-// step s + kXAhead is copied while step s runs.
-template <int kGroups, int kXStagesT = 3, int kWSetsT = 2, bool kAsyncT = false>
+// Four x tiles in shared memory (x of step s + 3 is copied while step s runs), two weight tiles,
+// two register sets of raw weights (step s + 3 is loaded while step s runs). Measured on an H200
+// (DSE_GPU_WGMMA_PIPE, session 8, int4 at 512 tokens): four x tiles against three took the 7B
+// down projection from 291 to 277 us and the 1.5B's from 129 to 121, 1.5B prefill 42.2k -> 42.7k
+// tok/s; three register sets gained nothing more, and leaving each step's MMAs running while the
+// next step issued its own (three weight tiles, 112 KB a block) lost 10% (1.5B 42.2k -> 38.2k).
+template <int kGroups>
 struct Tiles {
   static constexpr int kBM = 64 * kGroups, kThreads = 128 * kGroups;
   static constexpr int kXBytes = kBM * kBK * 2, kWBytes = kBN * kBK * 2;
-  static constexpr bool kAsync = kAsyncT;
-  static constexpr int kXStages = kXStagesT, kWStages = kAsync ? 3 : 2, kWSets = kWSetsT;
-  static constexpr int kXAhead = kXStages - 1 - (kAsync ? 1 : 0);
+  static constexpr int kXStages = 4, kWStages = 2;
+  static constexpr int kXAhead = kXStages - 1;
   static constexpr int kSmemBytes = kXStages * kXBytes + kWStages * kWBytes;
   // Blocks per multiprocessor the registers must allow: two of 256 threads caps them at 128 a
   // thread; one warpgroup's fp8 and bf16 conversions take up to 206, more than three blocks allow.
@@ -96,9 +97,6 @@ __device__ __forceinline__ void wgmma_m64n128k16(float (&d)[64], uint64_t a_desc
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
-__device__ __forceinline__ void wgmma_wait_but_one() {
-  asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
-}
 // Orders this thread's ordinary shared-memory writes before the tensor cores' (async proxy) reads.
 __device__ __forceinline__ void fence_async_shared() { asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); }
 // Keeps the compiler from moving accesses of an accumulator across the asynchronous MMAs.
@@ -121,10 +119,10 @@ __device__ __forceinline__ int tile_offset(int rows, int r, int c) {
 
 #endif
 
-template <WeightFormat F, int kGroups, int kXStages, int kWSets, bool kAsync>
+template <WeightFormat F, int kGroups>
 __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMinBlocks) wgmma_gemm_kernel(WgmmaArgs a) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)  // the sm_90a pass; the other architectures' kernel is empty
-  using T = Tiles<kGroups, kXStages, kWSets, kAsync>;
+  using T = Tiles<kGroups>;
   using Run = WeightRun32<F>;
   extern __shared__ __align__(128) uint8_t smem[];
   grid_dependency_sync();
@@ -154,9 +152,9 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
     x_dst[i] = tile_offset(T::kBM, r, col);
   }
   // Weights: 128 rows x 2 halves of 32 values; a thread owns 256 / kThreads halves, rows
-  // consecutive across the warp. Register set s % kWSets holds step s.
+  // consecutive across the warp. Two register sets: steps s + 1 and s + 2.
   constexpr int kWHalves = 2 * kBN / T::kThreads;
-  typename Run::Raw raw[T::kWSets][kWHalves];
+  typename Run::Raw raw[2][kWHalves];
   const int64_t k_steps = k_end - k_begin;
   auto load_w = [&](auto set, int64_t ks) {
     if (ks >= k_steps) return;
@@ -198,21 +196,18 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
   const int group = tid / 128;
   using Set0 = std::integral_constant<int, 0>;
   using Set1 = std::integral_constant<int, 1>;
-  using Set2 = std::integral_constant<int, 2 % T::kWSets>;
 
 #pragma unroll
   for (int s = 0; s < T::kXAhead; ++s) copy_x(s);
   load_w(Set0{}, 0);
   load_w(Set1{}, 1);
-  if constexpr (T::kWSets > 2) load_w(Set2{}, 2);
   store_w(Set0{}, 0);
-  load_w(Set0{}, T::kWSets);
+  load_w(Set0{}, 2);
   copy_async_wait_group<T::kXAhead - 1>();
   fence_async_shared();
   __syncthreads();
 
-  // Step ks: next_set = (ks + 1) % kWSets holds the weights of step ks + 1; once stored, it takes
-  // those of step ks + 1 + kWSets.
+  // Step ks: set (ks + 1) % 2 holds the weights of step ks + 1, the other set those of ks + 2.
   auto step = [&](auto next_set, int64_t ks) {
     const uint8_t* x_cur = xs + (ks % T::kXStages) * T::kXBytes;
     const uint8_t* w_cur = ws + (ks % T::kWStages) * T::kWBytes;
@@ -233,21 +228,14 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
     // cores' reads; the fence comes before the next loads are issued, not after.
     copy_async_wait_group<T::kXAhead - 1>();
     fence_async_shared();
-    load_w(next_set, ks + 1 + T::kWSets);
-    if constexpr (T::kAsync) wgmma_wait_but_one();
-    else wgmma_wait_all();
+    load_w(next_set, ks + 3);
+    wgmma_wait_all();
     fence_registers(acc);
     __syncthreads();
   };
-  for (int64_t ks = 0; ks < k_steps; ks += T::kWSets) {
-    step(std::integral_constant<int, 1 % T::kWSets>{}, ks);
-    if (ks + 1 < k_steps) step(std::integral_constant<int, 2 % T::kWSets>{}, ks + 1);
-    if constexpr (T::kWSets > 2)
-      if (ks + 2 < k_steps) step(std::integral_constant<int, 3 % T::kWSets>{}, ks + 2);
-  }
-  if constexpr (T::kAsync) {
-    wgmma_wait_all();
-    fence_registers(acc);
+  for (int64_t ks = 0; ks < k_steps; ks += 2) {
+    step(Set1{}, ks);
+    if (ks + 1 < k_steps) step(Set0{}, ks + 1);
   }
 
   // Accumulator layout: warp w of the warpgroup holds rows 16 w + lane / 4 (+ 8); register
@@ -273,35 +261,14 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
 #endif
 }
 
-// The pipeline (DSE_GPU_WGMMA_PIPE, read once; for measuring): "x4" four x tiles, "x4w3" four x
-// tiles and three weight register sets, "async" MMAs left running across steps (four x tiles,
-// three weight tiles), else three x tiles, two weight register sets, MMAs waited for each step.
-int pipe_variant() {
-  static const int v = env_is("DSE_GPU_WGMMA_PIPE", "x4")     ? 1
-                       : env_is("DSE_GPU_WGMMA_PIPE", "x4w3") ? 2
-                       : env_is("DSE_GPU_WGMMA_PIPE", "async") ? 3
-                                                               : 0;
-  return v;
-}
-
-template <WeightFormat F, int kGroups, int kXStages, int kWSets, bool kAsync = false>
-Status launch_at(const WgmmaArgs& a, int64_t columns, int64_t z, GpuStream stream) {
-  using T = Tiles<kGroups, kXStages, kWSets, kAsync>;
-  auto kernel = wgmma_gemm_kernel<F, kGroups, kXStages, kWSets, kAsync>;
+template <WeightFormat F, int kGroups>
+Status launch(const WgmmaArgs& a, int64_t columns, int64_t z, GpuStream stream) {
+  using T = Tiles<kGroups>;
+  auto kernel = wgmma_gemm_kernel<F, kGroups>;
   if (!allow_dynamic_smem(kernel, T::kSmemBytes)) return launch_status("matmul_f32 (wgmma): shared memory limit");
   const dim3 grid(unsigned(columns), unsigned(ceil_div(a.t_cap, T::kBM)), unsigned(z));
   launch_kernel(kernel, grid, T::kThreads, T::kSmemBytes, stream, a);
   return launch_status("matmul_f32 (wgmma)");
-}
-
-template <WeightFormat F, int kGroups>
-Status launch(const WgmmaArgs& a, int64_t columns, int64_t z, GpuStream stream) {
-  switch (pipe_variant()) {
-    case 1: return launch_at<F, kGroups, 4, 2>(a, columns, z, stream);
-    case 2: return launch_at<F, kGroups, 4, 3>(a, columns, z, stream);
-    case 3: return launch_at<F, kGroups, 4, 2, true>(a, columns, z, stream);
-    default: return launch_at<F, kGroups, 3, 2>(a, columns, z, stream);
-  }
 }
 
 }  // namespace
