@@ -61,13 +61,16 @@ TEST_CASE("GPU attention matches the CPU kernel for decode and prefill, GQA and 
                                AttnShape{8, 7, 0, 40, 6, 3, 32, 48, DType::f32, DType::f32},
                                AttnShape{8, 7, 500, 1000, 4, 1, 128, 128, DType::f32, DType::f32},
                                AttnShape{7, 7, 3, 300, 2, 2, 16, 16, DType::f32, DType::f32});
+  // With counters (as the runtime gives), f16 caches' decode kernel merges the chunks itself.
+  const bool counters = GENERATE(false, true);
   AttnShape a = s;
   a.k_dtype = kd;
   a.v_dtype = vd;
   std::mt19937 rng(uint32_t(a.s * 7 + a.start));
-  const Case c = attention_case(a, rng);
+  Case c = attention_case(a, rng);
+  c.split_counters = counters;
   INFO("T " << a.n_tokens << "/" << a.t_cap << " start " << a.start << " S " << a.s << " Hq " << a.hq << " Hkv "
-            << a.hkv << " D " << a.d << " Dv " << a.dv);
+            << a.hkv << " D " << a.d << " Dv " << a.dv << " split counters " << counters);
   const Outcome o = run_both(c);
   REQUIRE(o.cpu_status.ok());
   REQUIRE(o.gpu_status.ok());
@@ -96,11 +99,10 @@ TEST_CASE("GPU prefill attention (one pass, DSE_GPU_FLASH_PREFILL=1) matches the
   c.one_sequence = true;
   INFO("T " << a.n_tokens << "/" << a.t_cap << " start " << a.start << " slot " << slot << " Hq " << a.hq << " Hkv "
             << a.hkv << " D " << a.d << " Dv " << a.dv << " cache " << cpu::dtype_name(cache));
-  REQUIRE(setenv("DSE_GPU_FLASH_PREFILL", "1", 1) == 0);
-  REQUIRE(setenv("DSE_GPU_TC_PREFILL", "0", 1) == 0);
-  const Outcome o = run_both(c);
-  unsetenv("DSE_GPU_FLASH_PREFILL");
-  unsetenv("DSE_GPU_TC_PREFILL");
+  const Outcome o = [&] {
+    const EnvScope flash("DSE_GPU_FLASH_PREFILL", "1"), cuda_cores("DSE_GPU_TC_PREFILL", "0");
+    return run_both(c);
+  }();
   REQUIRE(o.cpu_status.ok());
   REQUIRE(o.gpu_status.ok());
   CHECK(compare_f32(o, 3, 1e-4, 1e-6) == 0);
@@ -141,9 +143,10 @@ TEST_CASE("GPU prefill attention (one pass) reports a position past the slot and
   std::mt19937 rng(5);
   Case c = attention_case(AttnShape{32, 20, 50, 64, 2, 1, d, d, DType::f16, DType::f16}, rng);
   c.one_sequence = true;
-  REQUIRE(setenv("DSE_GPU_FLASH_PREFILL", "1", 1) == 0);
-  const Outcome o = run_both(c);
-  unsetenv("DSE_GPU_FLASH_PREFILL");
+  const Outcome o = [&] {
+    const EnvScope flash("DSE_GPU_FLASH_PREFILL", "1");
+    return run_both(c);
+  }();
   check_refused_alike(o, StatusCode::out_of_range);
   CHECK(same_bytes(o, 3));
 }
@@ -214,14 +217,16 @@ TEST_CASE("GPU MLA attention over f16 latent and rope caches matches the CPU ker
                               MlaShape{8, 7, 250, 600, 3, 32, 16, 96, 24, DType::f16, DType::f16, DType::bf16},
                               MlaShape{1, 1, 0, 8, 2, 16, 8, 64, 16, DType::f16, DType::f16, DType::f32});
   const int64_t slot = GENERATE(0, 1);
+  const bool counters = GENERATE(false, true);  // the decode kernel merging the chunks itself
   MlaShape m = s;
   m.s = s.s * 2;  // two slots of s.s rows
   std::mt19937 rng(uint32_t(m.s + m.c + 9 + slot));
   Case c = mla_case(m, rng);
   c.step.slot = slot;
   c.step.slots = 2;
+  c.split_counters = counters;
   INFO("T " << m.n_tokens << "/" << m.t_cap << " start " << m.start << " S " << m.s << " H " << m.h << " C " << m.c
-            << " slot " << slot);
+            << " slot " << slot << " split counters " << counters);
   const Outcome o = run_both(c);
   REQUIRE(o.cpu_status.ok());
   REQUIRE(o.gpu_status.ok());

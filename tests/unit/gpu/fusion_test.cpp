@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <cuda_runtime.h>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -271,6 +272,160 @@ TEST_CASE("a fused decode program leaves the same bytes as the unfused one in ev
     INFO("buffer at offset " << at);
     CHECK(bad == 0);
   }
+  cudaFree(base);
+  cudaFree(d_step);
+  cudaFree(d_err);
+}
+
+namespace {
+
+// A Llama MLP's decode step: rms_norm(R -> Y); matmul gate_up (Y -> G [1, 2I]); silu_mul (G -> S);
+// matmul down (S -> B); add(B, R -> R2).
+struct MlpProgram : ProgramBuilder {
+  std::vector<int64_t> ip_none{}, ip_no_bias{0};
+  std::vector<float> fp_norm{1e-5f};
+
+  MlpProgram(uint8_t* base, WeightFormat f, int64_t h, int64_t inter, int32_t group) : ProgramBuilder(base, 32) {
+    const DType wd = cpu::weight_dtype(f);
+    auto weight = [&](int64_t rows, int64_t cols, std::vector<TensorView>& ops) {
+      ops.push_back(view_2d(take(uint64_t(cpu::dtype_bytes(wd, rows * cols))), wd, rows, cols, group));
+      if (f == WeightFormat::w4) ops.push_back(view_2d(take(uint64_t(rows * cols)), DType::f16, rows, cols / group));
+      else if (cpu::has_scale_slot(f)) ops.push_back(vector_at(take(uint64_t(rows * 4)), rows));
+    };
+    const TensorView r = view_2d(take(uint64_t(h * 4)), DType::f32, 1, h);
+    const TensorView g = vector_at(take(uint64_t(h * 4)), h);
+    const TensorView y = view_2d(take(uint64_t(h * 4)), DType::f32, 1, h);
+    const TensorView gu = view_2d(take(uint64_t(2 * inter * 4)), DType::f32, 1, 2 * inter);
+    const TensorView act = view_2d(take(uint64_t(inter * 4)), DType::f32, 1, inter);
+    const TensorView b = view_2d(take(uint64_t(h * 4)), DType::f32, 1, h);
+    const TensorView r2 = view_2d(take(uint64_t(h * 4)), DType::f32, 1, h);
+    const std::string mm = "matmul_f32_" + std::string(cpu::weight_format_name(f));
+    std::vector<TensorView> up{y}, down{act};
+    weight(2 * inter, h, up);
+    weight(h, inter, down);
+    up.push_back(gu);
+    down.push_back(b);
+    add("rms_norm_f32", {r, g, y}, ip_none, &fp_norm);
+    add(mm, up, ip_no_bias);
+    add("silu_mul_f32", {gu, act}, ip_none);
+    add(mm, down, ip_no_bias);
+    add("add_f32", {b, r, r2}, ip_none);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("fusion makes silu_mul the epilogue of the int4 gate_up GEMV", "[gpu][fusion]") {
+  alignas(256) static uint8_t arena[1 << 23];
+  SECTION("int4: norm + gate_up + silu_mul in one launch, down + add in another") {
+    MlpProgram p(arena, WeightFormat::w4, 512, 1536, 128);
+    FusionStorage storage;
+    const FusionStats stats = fuse_decode_calls(p.list(), storage, FusionOptions{});
+    CHECK(stats.silu_muls_fused == 1);
+    CHECK(stats.norms_fused == 1);
+    CHECK(stats.residuals_fused == 1);
+    REQUIRE(p.calls.size() == 2);
+    CHECK(p.names[0] == "rms_norm_f32+matmul+silu_mul_f32");
+    CHECK(p.calls[0].n_operands == 10);
+    CHECK(p.names[1] == "matmul+add_f32");
+  }
+  SECTION("not for int8, and not when DSE_GPU_FUSION leaves silu out") {
+    MlpProgram p8(arena, WeightFormat::w8, 512, 1536, 0);
+    FusionStorage storage;
+    CHECK(fuse_decode_calls(p8.list(), storage, FusionOptions{}).silu_muls_fused == 0);
+    MlpProgram p4(arena, WeightFormat::w4, 512, 1536, 128);
+    CHECK(fuse_decode_calls(p4.list(), storage, parse_fusion_options("norm_int4,merge,residual,rope"))
+              .silu_muls_fused == 0);
+    CHECK(p4.names[1] == "silu_mul_f32");
+  }
+}
+
+TEST_CASE("the silu_mul epilogue leaves what the separate calls leave", "[gpu][fusion]") {
+  if (!gpu_available()) SKIP("no GPU");
+  // 1536 x 8960: the 1.5B's MLP (its down projection takes the split-K GEMV); 512 x 1376 a small one.
+  const auto [h, inter] = GENERATE(std::pair<int64_t, int64_t>{1536, 8960}, std::pair<int64_t, int64_t>{512, 1376});
+  // The epilogue on the persistent GEMV, and the fallback when another GEMV is chosen at launch.
+  const bool fallback = GENERATE(false, true);
+  INFO("H " << h << " I " << inter << " fallback (DSE_GPU_GEMV_W4=f32 at launch) " << fallback);
+  void* base = nullptr;
+  const uint64_t arena_bytes = 64ull << 20;
+  REQUIRE(cudaMalloc(&base, arena_bytes) == cudaSuccess);
+  MlpProgram unfused(static_cast<uint8_t*>(base), WeightFormat::w4, h, inter, 128);
+  REQUIRE(unfused.bytes <= arena_bytes);
+  std::mt19937 rng(5u + uint32_t(inter));
+  std::vector<uint8_t> image(unfused.bytes, 0);
+  auto fill = [&](const TensorView& v, const std::vector<uint8_t>& src) {
+    std::memcpy(image.data() + (static_cast<uint8_t*>(v.data) - static_cast<uint8_t*>(base)), src.data(),
+                std::min<size_t>(src.size(), v.bytes));
+  };
+  fill(unfused.calls[0].operands[0], f32_tensor({1, h}, rng, -3.0f, 3.0f).bytes);
+  fill(unfused.calls[0].operands[1], f32_tensor({h}, rng, 0.5f, 1.5f).bytes);
+  for (const size_t c : {size_t(1), size_t(3)}) {
+    const KernelCall& mm = unfused.calls[c];
+    std::vector<Operand> w =
+        packed_weight(WeightFormat::w4, {mm.operands[1].shape[0], mm.operands[1].shape[1]}, 128, rng, 0.05f);
+    for (size_t j = 0; j < w.size(); ++j) fill(mm.operands[1 + j], w[j].bytes);
+  }
+  StepInfo* d_step;
+  GpuErrorRecord* d_err;
+  REQUIRE(cudaMalloc(&d_step, sizeof(StepInfo)) == cudaSuccess);
+  REQUIRE(cudaMalloc(&d_err, sizeof(GpuErrorRecord)) == cudaSuccess);
+  const StepInfo step{1, 0};
+  REQUIRE(cudaMemcpy(d_step, &step, sizeof(step), cudaMemcpyHostToDevice) == cudaSuccess);
+  REQUIRE(cudaMemset(d_err, 0, sizeof(GpuErrorRecord)) == cudaSuccess);
+  GpuStep gstep;
+  gstep.d_step = d_step;
+  gstep.d_error = d_err;
+  auto run = [&](ProgramBuilder& p, bool f32_gemv) {
+    REQUIRE(cudaMemcpy(base, image.data(), image.size(), cudaMemcpyHostToDevice) == cudaSuccess);
+    bool ok = true;
+    {
+      std::optional<EnvScope> f32;
+      if (f32_gemv) f32.emplace("DSE_GPU_GEMV_W4", "f32");
+      for (size_t i = 0; i < p.calls.size(); ++i) ok = ok && p.kernels[i]->launch(p.calls[i], gstep, nullptr).ok();
+    }
+    REQUIRE(ok);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    std::vector<uint8_t> after(image.size());
+    REQUIRE(cudaMemcpy(after.data(), base, after.size(), cudaMemcpyDeviceToHost) == cudaSuccess);
+    return after;
+  };
+  const std::vector<uint8_t> want = run(unfused, false);
+  MlpProgram fused(static_cast<uint8_t*>(base), WeightFormat::w4, h, inter, 128);
+  FusionStorage storage;
+  REQUIRE(fuse_decode_calls(fused.list(), storage, FusionOptions{}).silu_muls_fused == 1);
+  const std::vector<uint8_t> got = run(fused, fallback);
+  // Y, G, S, B and R2: the norm-fused GEMV rounds its own normalised x to f16 (and the f32 GEMV of
+  // the fallback does not round x at all), so G differs from the unfused G by f16 rounding of x.
+  auto out_of = [&](size_t c) { return unfused.calls[c].operands[unfused.calls[c].n_operands - 1]; };
+  for (const TensorView& v : {out_of(0), out_of(1), out_of(2), out_of(3), out_of(4)}) {
+    const size_t at = size_t(static_cast<uint8_t*>(v.data) - static_cast<uint8_t*>(base));
+    const float* a = reinterpret_cast<const float*>(want.data() + at);
+    const float* b = reinterpret_cast<const float*>(got.data() + at);
+    const uint64_t n = v.bytes / 4;
+    double rms = 0;
+    for (uint64_t i = 0; i < n; ++i) rms += double(a[i]) * a[i];
+    rms = std::sqrt(rms / double(n));
+    int bad = 0;
+    for (uint64_t i = 0; i < n; ++i)
+      if (!(std::fabs(a[i] - b[i]) <= 4e-3 * (std::fabs(a[i]) + rms))) ++bad;
+    INFO("buffer at offset " << at);
+    CHECK(rms > 0.0);
+    CHECK(bad == 0);
+  }
+  // S is silu(gate) * up of the G the fused launch wrote (to the rounding of expf).
+  const TensorView& g_view = out_of(1);
+  const TensorView& s_view = out_of(2);
+  const float* g = reinterpret_cast<const float*>(got.data() + (static_cast<uint8_t*>(g_view.data) -
+                                                                static_cast<uint8_t*>(base)));
+  const float* sv = reinterpret_cast<const float*>(got.data() + (static_cast<uint8_t*>(s_view.data) -
+                                                                 static_cast<uint8_t*>(base)));
+  int differ = 0;
+  for (int64_t i = 0; i < inter; ++i) {
+    const float want_s = g[i] / (1.0f + std::exp(-g[i])) * g[inter + i];
+    if (!(std::fabs(want_s - sv[i]) <= 1e-6f * (std::fabs(want_s) + 1e-6f))) ++differ;
+  }
+  CHECK(differ == 0);
   cudaFree(base);
   cudaFree(d_step);
   cudaFree(d_err);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <span>
@@ -36,6 +37,9 @@ struct Case {
   std::vector<float> fparams;
   StepInfo step;
   bool one_sequence = false;  // GpuStep::one_sequence of the GPU launch
+  // Give the GPU launch zeroed GpuStep::split_counters, launch it twice (the second launch sees
+  // what the first left in them) and require them zero again afterwards.
+  bool split_counters = false;
 };
 
 // What each backend left behind: the bytes of every operand and the run-time status.
@@ -46,6 +50,16 @@ struct Outcome {
 
 // True when a GPU is present.
 bool gpu_available();
+
+// Sets an environment variable for a scope: unset again by the destructor, also when a check
+// fails or run_both SKIPs (without a GPU) in between, so no setting leaks into later tests.
+struct EnvScope {
+  const char* name;
+  EnvScope(const char* n, const char* value) : name(n) { setenv(n, value, 1); }
+  ~EnvScope() { unsetenv(name); }
+  EnvScope(const EnvScope&) = delete;
+  EnvScope& operator=(const EnvScope&) = delete;
+};
 
 // Checks the call against the CPU registry's validator first (so a test cannot pass with a call
 // the loader would reject), runs the CPU kernel, then the GPU kernel. FAILs the test on a setup

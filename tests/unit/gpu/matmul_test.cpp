@@ -167,9 +167,10 @@ TEST_CASE("GPU int4 decode GEMV with int8 activations (dp4a) matches the CPU ker
     float* x = reinterpret_cast<float*>(c.ops[0].bytes.data());
     for (size_t i = 0; i < c.ops[0].bytes.size() / 4; ++i) x[i] *= x_scale;
     INFO("N " << s.n << " K " << s.k << " group " << s.group << " x scale " << x_scale);
-    REQUIRE(setenv("DSE_GPU_GEMV_W4", "dp4a", 1) == 0);
-    const Outcome o = run_both(c);
-    unsetenv("DSE_GPU_GEMV_W4");
+    const Outcome o = [&] {
+      const EnvScope dp4a("DSE_GPU_GEMV_W4", "dp4a");
+      return run_both(c);
+    }();
     REQUIRE(o.cpu_status.ok());
     REQUIRE(o.gpu_status.ok());
     CHECK(compare_f32(o, int(c.ops.size()) - 1, 3e-2, 1e-6) == 0);

@@ -216,9 +216,10 @@ TEST_CASE("GPU MoE FFN with DSE_GPU_MOE_GEMM=0 runs prefill chunks per token lik
   std::mt19937 rng(uint32_t(s.e * 5 + s.n_tokens));
   const Case c = ffn_case(f, s, rng);
   INFO(c.kernel << " T " << s.n_tokens << "/" << s.t_cap << " E " << s.e << " k " << s.top_k);
-  REQUIRE(setenv("DSE_GPU_MOE_GEMM", "0", 1) == 0);
-  const Outcome o = run_both(c);
-  unsetenv("DSE_GPU_MOE_GEMM");
+  const Outcome o = [&] {
+    const EnvScope per_token("DSE_GPU_MOE_GEMM", "0");
+    return run_both(c);
+  }();
   REQUIRE(o.cpu_status.ok());
   REQUIRE(o.gpu_status.ok());
   CHECK(compare_f32(o, int(c.ops.size()) - 1, kW4HalfRtol, 1e-6) == 0);
