@@ -38,8 +38,6 @@ struct ControlBlock {
   StepInfo step;                       // offset 0: written (whole) before every step
   gpu::GpuErrorRecord error;           // offset sizeof(StepInfo) (552): read back after every step
   int32_t tokens[kMaxBatch] = {};      // offset 584: the device argmax, one id per logits row
-  // GpuStep::split_counters: zeroed at creation; the attention kernels leave them zero.
-  uint32_t split_counters[gpu::kGpuSplitCounters] = {};
 };
 static_assert(offsetof(ControlBlock, step) == 0, "the kernels read the step at the block's start");
 static_assert(offsetof(ControlBlock, error) == sizeof(StepInfo) && offsetof(ControlBlock, error) % 8 == 0,
@@ -306,7 +304,6 @@ class DeviceBackend final : public GpuBackend {
     step.workspace_bytes = workspace_bytes_;
     step.slots = int64_t(slots_);
     step.one_sequence = p.one_sequence;
-    step.split_counters = d_control_->split_counters;
     for (size_t i = 0; i < p.calls.size(); ++i) {
       Status st = p.kernels[i]->launch(p.calls[i], step, stream_);
       if (!st.ok()) {
@@ -670,8 +667,6 @@ Result<std::unique_ptr<GpuBackend>> DeviceBackend::create(const LoadedModel& mod
   DSE_CUDA_TRY(cudaMemcpyAsync(&b->d_control_->step, &b->h_control_->step, sizeof(StepInfo), cudaMemcpyHostToDevice,
                                b->stream_),
                "writing the step to the device");
-  DSE_CUDA_TRY(cudaMemsetAsync(b->d_control_->split_counters, 0, sizeof(b->d_control_->split_counters), b->stream_),
-               "clearing the attention kernels' counters");
   for (GpuProgram* p : {&b->decode_, &b->prefill_, &b->decode_one_}) {
     if (p->graph) DSE_CUDA_TRY(cudaGraphLaunch(p->graph, b->stream_), "warming up the " + std::string(p->name) + " graph");
   }

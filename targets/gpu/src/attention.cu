@@ -1,5 +1,4 @@
-// attention_f32: split kernel + combine kernel over the KV cache (flash-decoding); at decode the
-// split kernel's last block per (row, head) does the combine where the step has counters.
+// attention_f32: split kernel + combine kernel over the KV cache (flash-decoding).
 #include "attention.cuh"
 
 #include <string>
@@ -152,9 +151,7 @@ Status launch_attention_f32(const KernelCall& call, const GpuStep& step, GpuStre
   a.step = step.d_step;
   a.err = step.d_error;
   a.op = GpuOp::attention;
-  bool combined = false;
   if (decode_split_chosen(a, kc.cache->dtype == DType::f16 && vc.cache->dtype == DType::f16)) {
-    combined = combine_in_split(a, step, static_cast<float*>(out.data), sh.hq * sh.dv, sh.dv);
     launch_decode_split_kernel(a, stream);
   } else {
     with_cache_storage(kc.cache->dtype, [&](auto k) {
@@ -164,7 +161,6 @@ Status launch_attention_f32(const KernelCall& call, const GpuStep& step, GpuStre
     });
   }
   DSE_RETURN_IF_ERROR(launch_status("attention_f32 (split)"));
-  if (combined) return Status::Ok();
   launch_kernel(combine_kernel<>, dim3(unsigned(sh.hq), unsigned(sh.t_cap)), 128, combine_smem_bytes(plan.n_splits),
                 stream, a.part_out, a.part_ml, plan, a.heads, a.dv, static_cast<float*>(out.data), sh.hq * sh.dv, sh.dv,
                 sh.s, sh.t_cap, step.d_step);

@@ -91,48 +91,6 @@ __device__ __forceinline__ void axpy8(float p, const uint4& v, float (&acc)[8]) 
   }
 }
 
-// The last block of row (t, h) to finish merges the row's chunks: combine_kernel's sums (the
-// total weight summed across threads in another grouping), without a launch of its own. Every live block publishes its partial
-// and counts itself in a.counters[t, h]; the block that brings the count to the number of live
-// chunks (those the position reaches, as combine_kernel counts them) reads all partials from L2
-// and resets the counter for the next launch. `scratch`: shared memory of at least
-// max(live chunks, kDecodeWarps) floats, free to overwrite.
-__device__ __forceinline__ void combine_if_last(const SplitArgs& a, const SplitBlock& b, float* scratch) {
-  __shared__ bool last;
-  __shared__ float red[kDecodeWarps];
-  const int tid = threadIdx.x;
-  const int64_t pos = row_position(*a.step, b.t);
-  const int64_t live = pos / a.plan.chunk + 1 < a.plan.n_splits ? pos / a.plan.chunk + 1 : a.plan.n_splits;
-  __threadfence();  // this block's partial, before its count
-  __syncthreads();
-  uint32_t* counter = a.counters + b.t * a.heads + b.h;
-  if (tid == 0) {
-    last = atomicAdd(counter, 1u) == uint32_t(live - 1);
-    if (last) *counter = 0u;
-  }
-  __syncthreads();
-  if (!last) return;
-  __threadfence();  // the other blocks' partials, after their counts
-  const int64_t base = (b.t * a.heads + b.h) * a.plan.n_splits;
-  float mx = -INFINITY;
-  for (int64_t s = tid; s < live; s += kDecodeThreads) mx = fmaxf(mx, load_coherent(a.part_ml + (base + s) * 2));
-  mx = block_max(mx, red);
-  float l = 0.0f;
-  for (int64_t s = tid; s < live; s += kDecodeThreads) {
-    const float ms = load_coherent(a.part_ml + (base + s) * 2);
-    const float w = ms == -INFINITY ? 0.0f : expf(ms - mx);
-    scratch[s] = w;
-    l += w * load_coherent(a.part_ml + (base + s) * 2 + 1);
-  }
-  const float inv = 1.0f / block_sum(l, red);  // its barriers also publish scratch[]
-  float* o = a.out + b.t * a.out_tok + int64_t(b.h) * a.out_head;
-  for (int d = tid; d < a.dv; d += kDecodeThreads) {
-    float sum = 0.0f;
-    for (int64_t s = 0; s < live; ++s) sum = fmaf(scratch[s], load_coherent(a.part_out + (base + s) * a.dv + d), sum);
-    o[d] = sum * inv;
-  }
-}
-
 // grid (n_splits, heads, token_cap), kDecodeThreads threads, decode_smem_bytes of dynamic shared
 // memory. kTeam: lanes per key for the scores (8, 16 or 32; >= (d1 + d2) / 8 / kDecodeQVecs).
 template <int kTeam>
@@ -266,7 +224,6 @@ __global__ void __launch_bounds__(kDecodeThreads, 2) decode_split_kernel(SplitAr
     b.ml[0] = m;
     b.ml[1] = l;
   }
-  if (a.counters != nullptr) combine_if_last(a, b, reinterpret_cast<float*>(tile));
 }
 
 // Whether the split of (a) runs this kernel: f16 caches (the caller knows), the arguments it
@@ -275,23 +232,6 @@ __global__ void __launch_bounds__(kDecodeThreads, 2) decode_split_kernel(SplitAr
 inline bool decode_split_chosen(const SplitArgs& a, bool f16_caches) {
   if (env_is("DSE_GPU_DECODE_ATTENTION", "split")) return false;
   return f16_caches && decode_split_applies(a);
-}
-
-// Lets decode_split_kernel merge the chunks itself (combine_if_last) when the step has counters
-// for every (row, head) and DSE_GPU_SPLIT_COMBINE is not "0" (read at every launch; for
-// measuring): sets a's counters and output and returns true; else the caller launches the combine
-// kernel. Only for decode_split_kernel (decode_split_chosen).
-inline bool combine_in_split(SplitArgs& a, const GpuStep& step, float* out, int64_t out_tok, int64_t out_head) {
-  if (step.split_counters == nullptr || a.token_cap * a.heads > kGpuSplitCounters ||
-      env_is("DSE_GPU_SPLIT_COMBINE", "0"))
-    return false;
-  // The merged chunks are read back from L2, and the weights fit the tile's shared memory.
-  if (a.plan.n_splits * int64_t(sizeof(float)) > int64_t(kDecodeReduceBytes)) return false;
-  a.counters = step.split_counters;
-  a.out = out;
-  a.out_tok = out_tok;
-  a.out_head = out_head;
-  return true;
 }
 
 // Launches decode_split_kernel over (n_splits, heads, token_cap); decode_split_applies(a) holds.

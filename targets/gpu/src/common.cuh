@@ -164,16 +164,6 @@ struct BF16Storage {
 
 __device__ __forceinline__ float silu(float x) { return x / (1.0f + expf(-x)); }
 
-// A load of what another block wrote before its __threadfence (and this thread's own fence after
-// seeing its signal): from L2, never a line this multiprocessor's L1 may hold from before.
-__device__ __forceinline__ float load_coherent(const float* p) {
-#if defined(DSE_GPU_HIP)
-  return *static_cast<const volatile float*>(p);
-#else
-  return __ldcg(p);
-#endif
-}
-
 // e such that a row whose largest |value| is m, multiplied by 2^-e, stays below 2^14 (headroom for
 // f16's 65504) when stored as f16: 0 up to 2^14 and for inf / NaN (those propagate). Powers of two
 // are exact, so multiplying the f16 products by 2^e leaves only the f16 rounding.

@@ -49,7 +49,7 @@ bool same(const TensorView& a, const TensorView& b) {
 }  // namespace
 
 FusionOptions parse_fusion_options(std::string_view list) {
-  FusionOptions o{false, false, false, false, false, false};
+  FusionOptions o{false, false, false, false, false};
   while (!list.empty()) {
     const size_t comma = list.find(',');
     const std::string_view word = list.substr(0, comma);
@@ -58,8 +58,7 @@ FusionOptions parse_fusion_options(std::string_view list) {
     else if (word == "merge") o.merge = true;
     else if (word == "residual") o.residual = true;
     else if (word == "rope") o.rope = true;
-    else if (word == "silu") o.silu = true;
-    else if (word == "all") o = FusionOptions{true, true, true, true, true, true};
+    else if (word == "all") o = FusionOptions{true, true, true, true, true};
     list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
   }
   return o;
@@ -118,8 +117,7 @@ struct Fuser {
     return 4;
   }
 
-  // [rms_norm ->] matmul [-> up to 2 more matmuls of the same x] [-> residual add | silu_mul]
-  // -> one launch.
+  // [rms_norm ->] matmul [-> up to 2 more matmuls of the same x] [-> residual add] -> one launch.
   size_t fuse_matmuls(size_t i) {
     // A matmul at i (plain) or at i + 1 after the rms_norm that produces its input.
     size_t m = i;
@@ -201,18 +199,7 @@ struct Fuser {
         res_out = o;
       }
     }
-    // The silu_mul right after a single gate_up matmul on the persistent int4 GEMV: its epilogue.
-    bool silu = false;
-    TensorView silu_out{};
-    if (options.silu && !prefill && !residual && parts.size() == 1 && last + 1 < calls.size() &&
-        names[last + 1] == "silu_mul_f32" && silu_epilogue_applies(*f, mc.operands[1])) {
-      const TensorView &gu = calls[last + 1].operands[0], &so = calls[last + 1].operands[1];
-      if (same(gu, out) && so.shape[0] == 1 && so.shape[1] * 2 == out.shape[1] && !hits(so)) {
-        silu = true;
-        silu_out = so;
-      }
-    }
-    if (!norm && !residual && !silu && parts.size() == 1) return 0;
+    if (!norm && !residual && parts.size() == 1) return 0;
     // launch_fused_matmul_f32's operands (matmul.cuh).
     FusedCallOperands& st = storage.calls.emplace_back();
     st.views[0] = x;
@@ -229,22 +216,17 @@ struct Fuser {
       q[2] = has_bias ? c.operands[c.n_operands - 2] : TensorView{};
       q[3] = c.operands[c.n_operands - 1];
     }
-    if (silu) st.views[5 + 4] = silu_out;
     st.iparams[0] = norm ? 1 : 0;
     st.iparams[1] = residual ? 1 : 0;
     st.iparams[2] = int64_t(parts.size());
-    st.iparams[3] = silu ? 1 : 0;
     st.fparams[0] = norm ? calls[i].fparams[0] : 0.0f;
-    const char* name = silu ? (norm ? "rms_norm_f32+matmul+silu_mul_f32" : "matmul+silu_mul_f32")
-                            : norm ? (residual ? "rms_norm_f32+matmul+add_f32" : "rms_norm_f32+matmul")
-                                   : (residual ? "matmul+add_f32" : "matmul");
-    emit(make_kernel_call(st.views, 5 + 4 * parts.size() + (silu ? 1 : 0), st.iparams, 4, st.fparams, 1),
-         fused_kernel(*f), name);
+    emit(make_kernel_call(st.views, 5 + 4 * parts.size(), st.iparams, 3, st.fparams, 1), fused_kernel(*f),
+         norm ? (residual ? "rms_norm_f32+matmul+add_f32" : "rms_norm_f32+matmul")
+              : (residual ? "matmul+add_f32" : "matmul"));
     stats.norms_fused += norm ? 1 : 0;
     stats.residuals_fused += residual ? 1 : 0;
-    stats.silu_muls_fused += silu ? 1 : 0;
     stats.matmuls_merged += int(parts.size()) - 1;
-    return last + (residual || silu ? 2 : 1) - i;
+    return last + (residual ? 2 : 1) - i;
   }
 };
 
@@ -274,7 +256,7 @@ FusionStats fuse_decode_calls(const GpuCallList& program, FusionStorage& storage
 
 FusionStats fuse_prefill_calls(const GpuCallList& program, FusionStorage& storage, const FusionOptions& options) {
   FusionOptions merge_only{};
-  merge_only.norm = merge_only.norm_int4 = merge_only.residual = merge_only.rope = merge_only.silu = false;
+  merge_only.norm = merge_only.norm_int4 = merge_only.residual = merge_only.rope = false;
   merge_only.merge = options.merge;
   return fuse_calls(program, storage, merge_only, true);
 }

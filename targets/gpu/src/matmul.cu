@@ -5,7 +5,6 @@
 #include <cstdlib>
 
 #include "common.cuh"
-#include "elementwise.cuh"
 #include "gemm_tc.cuh"
 #include "gemv_w4_half.cuh"
 #include "gemv_w4_q8.cuh"
@@ -52,7 +51,6 @@ struct DecodeArgs {
   double eps = 0.0;
   const float* residual_in = nullptr;  // add epilogue (one part): residual_out = residual_in + out
   float* residual_out = nullptr;
-  float* silu_out = nullptr;  // silu_mul epilogue (one part of 2I rows): silu_out[i] = silu(out[i]) * out[I + i]
 };
 
 // The matrix warp w computes (kMulti: the last part whose first warp is <= w), chosen by selects
@@ -248,12 +246,8 @@ constexpr int kStreamThreads = 256;
 // kQ8: x staged as int8 vectors and the dot products in dp4a (gemv_w4_q8.cuh; opt-in, not yet run
 // on a GPU). Three blocks per multiprocessor (<= 85 registers): ptxas gave the two-row instances
 // 92, which leaves two, and the kernel lives on the weight loads each resident warp has in flight.
-// kSilu (R = 2, one part of 2I rows, the gate rows first): task i computes rows i and I + i and
-// also writes silu(gate) * up, the silu_mul_f32 that follows the gate_up projection, in the same
-// f32 operations as that kernel (so the same bits), without a launch of its own.
-template <int R, int U, bool kNorm, bool kResidual, bool kMulti, bool kQ8, bool kSilu = false>
+template <int R, int U, bool kNorm, bool kResidual, bool kMulti, bool kQ8>
 __global__ void __launch_bounds__(kStreamThreads, 3) gemv_w4_stream_kernel(DecodeArgs a) {
-  static_assert(!kSilu || (R == 2 && !kMulti && !kResidual), "the silu epilogue pairs rows i and I + i of one part");
   extern __shared__ uint4 xs_half[];
   __shared__ float red[kStreamThreads / kLanes];
   __shared__ double red_sum[kNorm ? kStreamThreads / kLanes : 1];
@@ -265,12 +259,7 @@ __global__ void __launch_bounds__(kStreamThreads, 3) gemv_w4_stream_kernel(Decod
   auto rows_of = [&](int64_t t, int64_t (&rows)[R]) {
     const int64_t q = t < a.warps ? t : 0;
     const GemvPart& part = part_of<kMulti>(a, q);
-    if constexpr (kSilu) {
-      rows[0] = q;
-      rows[R - 1] = q + part.n / 2;
-    } else {
-      clamp_rows((q - part.first_warp) * R, part.n, rows);
-    }
+    clamp_rows((q - part.first_warp) * R, part.n, rows);
   };
   // Loads the chunk at vector v0 of task t's rows.
   auto load = [&](W4Batch<R, U>& b, int64_t t, const int64_t(&rows)[R], int v0) {
@@ -316,22 +305,11 @@ __global__ void __launch_bounds__(kStreamThreads, 3) gemv_w4_stream_kernel(Decod
     if (last_chunk) {
       const GemvPart& part = part_of<kMulti>(a, task);
       const int64_t n0 = (task - part.first_warp) * R;
-      float v[R];
 #pragma unroll
       for (int r = 0; r < R; ++r) {
-        v[r] = warp_sum(acc[r]) * x_factor + (part.bias ? part.bias[wrow[r]] : 0.0f);
+        const float v = warp_sum(acc[r]) * x_factor + (part.bias ? part.bias[wrow[r]] : 0.0f);
+        if (lane == 0 && n_tokens >= 1 && n0 + r < part.n) store_row<kResidual>(a, part, n0 + r, v);
         acc[r] = 0.0f;
-      }
-      if constexpr (kSilu) {
-        if (lane == 0 && n_tokens >= 1) {
-          part.out[wrow[0]] = v[0];
-          part.out[wrow[R - 1]] = v[R - 1];
-          a.silu_out[task] = silu(v[0]) * v[R - 1];
-        }
-      } else {
-#pragma unroll
-        for (int r = 0; r < R; ++r)
-          if (lane == 0 && n_tokens >= 1 && n0 + r < part.n) store_row<kResidual>(a, part, n0 + r, v[r]);
       }
     }
     cur = nxt;
@@ -463,10 +441,10 @@ void launch_persistent(Kernel kernel, size_t smem, int64_t max_blocks, const Dec
   launch_kernel(kernel, dim3(unsigned(blocks)), kStreamThreads, smem, stream, a);
 }
 
-template <int R, bool kNorm, bool kResidual, bool kMulti, bool kQ8, bool kSilu = false>
+template <int R, bool kNorm, bool kResidual, bool kMulti, bool kQ8>
 void launch_w4_stream_at(DecodeArgs a, GpuStream stream) {
   constexpr int U = R == 1 ? 4 : 2;
-  const auto kernel = gemv_w4_stream_kernel<R, U, kNorm, kResidual, kMulti, kQ8, kSilu>;
+  const auto kernel = gemv_w4_stream_kernel<R, U, kNorm, kResidual, kMulti, kQ8>;
   const int64_t tasks = assign_tasks<R>(a);
   const size_t smem = kQ8 ? size_t(q8_stage_bytes(a.part[0].w.k)) : size_t(a.part[0].w.k) * 2;
   launch_persistent(kernel, smem, ceil_div(tasks, kStreamThreads / kLanes), a, stream);
@@ -697,32 +675,11 @@ Status launch_fused_matmul_f32(const KernelCall& call, const GpuStep& step, GpuS
     part.n = q[0].shape[0];
     if (part.n <= 0 || part.w.k <= 0) return Status(StatusCode::internal, "fused matmul: empty part");
   }
-  const bool silu = call.n_iparams > 3 && call.iparams[3] != 0;
-  if (silu) {
-    if (a.parts != 1 || residual || a.part[0].n % 2 != 0 || call.n_operands < 10)
-      return Status(StatusCode::internal, "fused matmul: the silu_mul epilogue takes one part of 2I rows");
-    a.silu_out = static_cast<float*>(op[9].data);
-    if constexpr (F == WeightFormat::w4) {
-      if (w4_gemv(a.part[0].w.k) == W4Gemv::stream) {
-        if (norm) launch_w4_stream_at<2, true, false, false, false, true>(a, stream);
-        else launch_w4_stream_at<2, false, false, false, false, true>(a, stream);
-        return launch_status("fused matmul_f32 (silu_mul epilogue)");
-      }
-    }
-    // Another GEMV was chosen (DSE_GPU_GEMV_W4 set after the program was fused): the matmul, then
-    // silu_mul_f32 on its output (operands 8 and 9: gate_up and the silu output, in that order).
-  }
   if (norm && residual) launch_decode<F, true, true>(a, stream);
   else if (norm) launch_decode<F, true, false>(a, stream);
   else if (residual) launch_decode<F, false, true>(a, stream);
   else launch_decode<F, false, false>(a, stream);
-  DSE_RETURN_IF_ERROR(launch_status("fused matmul_f32"));
-  if (silu) return launch_silu_mul_f32(make_kernel_call(op + 8, 2, nullptr, 0, nullptr, 0), step, stream);
-  return Status::Ok();
-}
-
-bool silu_epilogue_applies(cpu::WeightFormat f, const TensorView& w) {
-  return f == WeightFormat::w4 && w.shape[0] % 2 == 0 && w4_gemv(w.shape[1]) == W4Gemv::stream;
+  return launch_status("fused matmul_f32");
 }
 
 template Status launch_fused_matmul_f32<WeightFormat::f32>(const KernelCall&, const GpuStep&, GpuStream);

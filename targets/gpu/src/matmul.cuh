@@ -26,8 +26,6 @@ uint64_t matmul_f32_workspace(const KernelCall& call);
 // (= residual in + out; may be the same buffer as 3), then per matrix j: 5+4j W, 6+4j W's scales,
 // 7+4j bias F32 [N_j], 8+4j out F32 [1, N_j]. iparams: has_norm, has_residual, matrices (1-3).
 // fparams: the norm's eps. Results equal the unfused calls' up to the order of the sums.
-// iparams[3] (when present) = 1: the silu_mul_f32 after the matmul is done too (one part of 2I
-// rows, the gate rows first, no residual): operand 9 is its output F32 [1, I], silu(gate) * up.
 // The same call with x of a prefill chunk ([T, K], T > 1; no norm, no residual; made by
 // fuse_prefill_calls) is one tensor-core GEMM over the matrices: x converted to f16 once.
 template <cpu::WeightFormat F>
@@ -36,10 +34,6 @@ Status launch_fused_matmul_f32(const KernelCall& call, const GpuStep& step, GpuS
 // True when a matmul with activations x and weights w can be fused: decode (capacity 1) on the
 // 16-byte path.
 bool fused_matmul_applies(cpu::WeightFormat f, const TensorView& x, const TensorView& w);
-
-// True when the int4 decode GEMV can do the silu_mul_f32 after a matmul with weights w (w4, an
-// even row count, the persistent GEMV chosen): the pass checks the rest (one part, no residual).
-bool silu_epilogue_applies(cpu::WeightFormat f, const TensorView& w);
 
 // True when matmuls with activations x and weights w can be merged into one tensor-core GEMM: a
 // prefill chunk (capacity > 1) that the tensor-core path takes, W and x 16-byte aligned.

@@ -352,9 +352,7 @@ Status launch_mla_attention_f32(const KernelCall& call, const GpuStep& step, Gpu
   a.step = step.d_step;
   a.err = step.d_error;
   a.op = GpuOp::mla_attention;
-  bool combined = false;
   if (decode_split_chosen(a, lc.cache->dtype == DType::f16 && pc.cache->dtype == DType::f16)) {
-    combined = combine_in_split(a, step, o_lat, sh.h * sh.c, sh.c);
     launch_decode_split_kernel(a, stream);
   } else {
     with_cache_storage(lc.cache->dtype, [&](auto l) {
@@ -364,12 +362,11 @@ Status launch_mla_attention_f32(const KernelCall& call, const GpuStep& step, Gpu
     });
   }
   DSE_RETURN_IF_ERROR(launch_status("mla_attention_f32 (split)"));
-  if (!combined) {
-    launch_kernel(combine_kernel<>, dim3(unsigned(sh.h), unsigned(sh.t_cap)), 128,
-                  combine_smem_bytes(lay.plan.n_splits), stream, a.part_out, a.part_ml, lay.plan, a.heads, a.dv, o_lat,
-                  sh.h * sh.c, sh.c, sh.s, sh.t_cap, step.d_step);
-    DSE_RETURN_IF_ERROR(launch_status("mla_attention_f32 (combine)"));
-  }
+
+  launch_kernel(combine_kernel<>, dim3(unsigned(sh.h), unsigned(sh.t_cap)), 128, combine_smem_bytes(lay.plan.n_splits),
+                stream, a.part_out, a.part_ml, lay.plan, a.heads, a.dv, o_lat, sh.h * sh.c, sh.c, sh.s, sh.t_cap,
+                step.d_step);
+  DSE_RETURN_IF_ERROR(launch_status("mla_attention_f32 (combine)"));
   return launch_projection(sh, call, uv, o_lat, step, stream);
 }
 

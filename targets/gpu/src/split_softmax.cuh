@@ -98,11 +98,6 @@ struct SplitArgs {
   const StepInfo* step;
   GpuErrorRecord* err;
   GpuOp op;
-  // The combine done by the last block of each (row, head) (decode_split_kernel; null counters:
-  // the combine kernel runs after it): out + t * out_tok + h * out_head receives dv values.
-  uint32_t* counters = nullptr;  // [T, H], zero, left zero (GpuStep::split_counters)
-  float* out = nullptr;
-  int64_t out_tok = 0, out_head = 0;
 };
 
 // What block (chunk, head h, row t) of a split kernel works on: the row's positions [j_begin,

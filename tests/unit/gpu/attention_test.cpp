@@ -61,16 +61,13 @@ TEST_CASE("GPU attention matches the CPU kernel for decode and prefill, GQA and 
                                AttnShape{8, 7, 0, 40, 6, 3, 32, 48, DType::f32, DType::f32},
                                AttnShape{8, 7, 500, 1000, 4, 1, 128, 128, DType::f32, DType::f32},
                                AttnShape{7, 7, 3, 300, 2, 2, 16, 16, DType::f32, DType::f32});
-  // With counters (as the runtime gives), f16 caches' decode kernel merges the chunks itself.
-  const bool counters = GENERATE(false, true);
   AttnShape a = s;
   a.k_dtype = kd;
   a.v_dtype = vd;
   std::mt19937 rng(uint32_t(a.s * 7 + a.start));
-  Case c = attention_case(a, rng);
-  c.split_counters = counters;
+  const Case c = attention_case(a, rng);
   INFO("T " << a.n_tokens << "/" << a.t_cap << " start " << a.start << " S " << a.s << " Hq " << a.hq << " Hkv "
-            << a.hkv << " D " << a.d << " Dv " << a.dv << " split counters " << counters);
+            << a.hkv << " D " << a.d << " Dv " << a.dv);
   const Outcome o = run_both(c);
   REQUIRE(o.cpu_status.ok());
   REQUIRE(o.gpu_status.ok());
@@ -217,16 +214,14 @@ TEST_CASE("GPU MLA attention over f16 latent and rope caches matches the CPU ker
                               MlaShape{8, 7, 250, 600, 3, 32, 16, 96, 24, DType::f16, DType::f16, DType::bf16},
                               MlaShape{1, 1, 0, 8, 2, 16, 8, 64, 16, DType::f16, DType::f16, DType::f32});
   const int64_t slot = GENERATE(0, 1);
-  const bool counters = GENERATE(false, true);  // the decode kernel merging the chunks itself
   MlaShape m = s;
   m.s = s.s * 2;  // two slots of s.s rows
   std::mt19937 rng(uint32_t(m.s + m.c + 9 + slot));
   Case c = mla_case(m, rng);
   c.step.slot = slot;
   c.step.slots = 2;
-  c.split_counters = counters;
   INFO("T " << m.n_tokens << "/" << m.t_cap << " start " << m.start << " S " << m.s << " H " << m.h << " C " << m.c
-            << " slot " << slot << " split counters " << counters);
+            << " slot " << slot);
   const Outcome o = run_both(c);
   REQUIRE(o.cpu_status.ok());
   REQUIRE(o.gpu_status.ok());

@@ -37,9 +37,6 @@ struct Case {
   std::vector<float> fparams;
   StepInfo step;
   bool one_sequence = false;  // GpuStep::one_sequence of the GPU launch
-  // Give the GPU launch zeroed GpuStep::split_counters, launch it twice (the second launch sees
-  // what the first left in them) and require them zero again afterwards.
-  bool split_counters = false;
 };
 
 // What each backend left behind: the bytes of every operand and the run-time status.

@@ -3,7 +3,6 @@
 //   rms_norm_f32 -> matmul_f32_<w>            (the norm done inside the GEMV)
 //   matmul_f32_<w> -> add_f32                 (the residual add done by the GEMV's epilogue)
 //   rope q, rope k, kv_store k, kv_store v    (one launch)
-//   matmul_f32_w4 (gate_up) -> silu_mul_f32   (silu(gate) * up in the int4 GEMV's epilogue)
 // and these together, into one launch. The artifact and docs/KERNELS.md do not change: the
 // program's meaning is the same (the fused kernels also write every intermediate the unfused
 // calls wrote), only the number of launches per decode step drops, which is what limits small
@@ -44,7 +43,6 @@ struct FusionStats {
   int residuals_fused = 0;  // add_f32 calls that became a GEMV epilogue
   int matmuls_merged = 0;   // matmul calls that joined an earlier one's launch
   int rope_stores_fused = 0;  // rope, rope, kv_store, kv_store sequences made one launch
-  int silu_muls_fused = 0;    // silu_mul calls that became a GEMV epilogue
 };
 
 // Which fusions to make. The defaults are the ones that paid on an H200 (docs/PERF.md): merging
@@ -60,11 +58,10 @@ struct FusionOptions {
   bool residual = true;
   bool rope = true;
   bool norm_int4 = true;
-  bool silu = true;
 };
 
-// Options from a comma-separated list of "norm", "norm_int4", "merge", "residual", "rope", "silu",
-// "none" or "all" (the value of DSE_GPU_FUSION, which the runtime reads, so that each fusion can be
+// Options from a comma-separated list of "norm", "norm_int4", "merge", "residual", "rope", "none"
+// or "all" (the value of DSE_GPU_FUSION, which the runtime reads, so that each fusion can be
 // measured on its own); a list turns on only what it names; unknown words are ignored.
 FusionOptions parse_fusion_options(std::string_view list);
 

@@ -85,16 +85,7 @@ struct GpuStep {
   // a batched step): the runtime sets it for the prefill program. Lets attention_f32 take its
   // one-pass prefill kernel (attention_prefill.cuh).
   bool one_sequence = false;
-  // Zeroed device counters that kernels leave zeroed again (kGpuSplitCounters of them, or null):
-  // the split attention kernels count finished chunks per (row, head) there, and the last block
-  // of each merges the chunks itself instead of a combine kernel launched after them. Without
-  // them (null), they launch the combine kernel. The runtime keeps them in its control block.
-  uint32_t* split_counters = nullptr;
 };
-
-// Counters a GpuStep's split_counters holds: one per (row, head) of an attention call; calls with
-// more (row, head) pairs (prefill chunks) launch the combine kernel.
-inline constexpr int64_t kGpuSplitCounters = 4096;
 
 // Programmatic dependent launch (targets/gpu/src/launch.cuh): while an OverlappedLaunches object
 // is alive, the kernels this thread enqueues are launched so that each can start (and load its
