@@ -40,10 +40,11 @@ constexpr int kBN = 128, kBK = 64;
 
 // Four x tiles in shared memory (x of step s + 3 is copied while step s runs), two weight tiles,
 // two register sets of raw weights (step s + 3 is loaded while step s runs). Measured on an H200
-// (DSE_GPU_WGMMA_PIPE, session 8, int4 at 512 tokens): four x tiles against three took the 7B
-// down projection from 291 to 277 us and the 1.5B's from 129 to 121, 1.5B prefill 42.2k -> 42.7k
-// tok/s; three register sets gained nothing more, and leaving each step's MMAs running while the
-// next step issued its own (three weight tiles, 112 KB a block) lost 10% (1.5B 42.2k -> 38.2k).
+// (session 8, int4 at 512 tokens): four x tiles against three took the 7B down projection from
+// 291 to 277 us and the 1.5B's from 129 to 121 (gate_up 497 -> 503 and 186 -> 189), 1.5B prefill
+// 42.2k -> 42.7k tok/s and 7B 12.84k -> 12.90k end to end; three register sets gained nothing
+// more, and leaving each step's MMAs running while the next step issued its own (three weight
+// tiles, 112 KB a block) lost 10% (1.5B 42.2k -> 38.2k).
 template <int kGroups>
 struct Tiles {
   static constexpr int kBM = 64 * kGroups, kThreads = 128 * kGroups;
