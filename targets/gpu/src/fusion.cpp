@@ -230,8 +230,7 @@ struct Fuser {
   }
 };
 
-FusionStats fuse_calls(const GpuCallList& program, FusionStorage& storage, const FusionOptions& options,
-                       bool prefill) {
+FusionStats fuse_calls(const GpuCallList& program, FusionStorage& storage, const FusionOptions& options, bool prefill) {
   Fuser fuser{*program.calls, *program.kernels, *program.names, options, storage, prefill, {}, {}, {}, {}};
   for (size_t i = 0; i < program.calls->size();) {
     size_t used = fuser.fuse_rope_store(i);

@@ -613,6 +613,19 @@ bool merged_gemm_applies(cpu::WeightFormat f, const TensorView& x, const TensorV
 
 namespace {
 
+// Matrix j of a fused call (operands 5 + 4j .. 8 + 4j: W, scales, bias, out) as a GEMV or GEMM part.
+template <typename Part>
+void read_fused_part(const KernelCall& call, int j, Part& part) {
+  const TensorView* q = call.operands + 5 + 4 * j;
+  part.w.data = static_cast<const uint8_t*>(q[0].data);
+  part.w.scales = q[1].data;
+  part.w.k = q[0].shape[1];
+  set_group(part.w, q[0].group_size);
+  part.bias = static_cast<const float*>(q[2].data);
+  part.out = static_cast<float*>(q[3].data);
+  part.n = q[0].shape[0];
+}
+
 // A merged prefill call (fuse_prefill_calls): the matrices' GEMM with x converted once.
 template <WeightFormat F>
 Status launch_merged_gemm(const KernelCall& call, const GpuStep& step, GpuStream stream) {
@@ -623,16 +636,9 @@ Status launch_merged_gemm(const KernelCall& call, const GpuStep& step, GpuStream
   GemmParts g;
   g.count = parts;
   for (int j = 0; j < parts; ++j) {
-    const TensorView* q = op + 5 + 4 * j;  // W, scales, bias, out
     GemmPart& part = g.part[j];
-    part.w.data = static_cast<const uint8_t*>(q[0].data);
-    part.w.scales = q[1].data;
-    part.w.k = q[0].shape[1];
-    set_group(part.w, q[0].group_size);
-    part.bias = static_cast<const float*>(q[2].data);
-    part.out = static_cast<float*>(q[3].data);
-    part.n = q[0].shape[0];
-    if (part.n <= 0 || part.w.k != g.part[0].w.k || !merged_gemm_applies(F, op[0], q[0]))
+    read_fused_part(call, j, part);
+    if (part.n <= 0 || part.w.k != g.part[0].w.k || !merged_gemm_applies(F, op[0], op[5 + 4 * j]))
       return Status(StatusCode::internal, "fused matmul: a prefill part the merged GEMM does not take");
   }
   if constexpr (F == WeightFormat::f32) {
@@ -664,15 +670,8 @@ Status launch_fused_matmul_f32(const KernelCall& call, const GpuStep& step, GpuS
     a.residual_out = static_cast<float*>(op[4].data);
   }
   for (int j = 0; j < a.parts; ++j) {
-    const TensorView* q = op + 5 + 4 * j;  // W, scales, bias, out
     GemvPart& part = a.part[j];
-    part.w.data = static_cast<const uint8_t*>(q[0].data);
-    part.w.scales = q[1].data;
-    part.w.k = q[0].shape[1];
-    set_group(part.w, q[0].group_size);
-    part.bias = static_cast<const float*>(q[2].data);
-    part.out = static_cast<float*>(q[3].data);
-    part.n = q[0].shape[0];
+    read_fused_part(call, j, part);
     if (part.n <= 0 || part.w.k <= 0) return Status(StatusCode::internal, "fused matmul: empty part");
   }
   if (norm && residual) launch_decode<F, true, true>(a, stream);

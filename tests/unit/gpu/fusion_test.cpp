@@ -106,6 +106,84 @@ struct Program : ProgramBuilder {
   }
 };
 
+// A device arena that programs are built on, with the host image of its contents before each
+// run, and the step, error record and workspace their launches use; freed by the destructor.
+struct DeviceArena {
+  void* base = nullptr;
+  std::vector<uint8_t> image;
+  StepInfo* d_step = nullptr;
+  GpuErrorRecord* d_err = nullptr;
+  void* workspace = nullptr;
+  GpuStep gstep;
+
+  DeviceArena(uint64_t bytes, uint64_t workspace_bytes) {
+    REQUIRE(cudaMalloc(&base, bytes) == cudaSuccess);
+    REQUIRE(cudaMalloc(&d_step, sizeof(StepInfo)) == cudaSuccess);
+    REQUIRE(cudaMalloc(&d_err, sizeof(GpuErrorRecord)) == cudaSuccess);
+    REQUIRE(cudaMemset(d_err, 0, sizeof(GpuErrorRecord)) == cudaSuccess);
+    if (workspace_bytes > 0) REQUIRE(cudaMalloc(&workspace, workspace_bytes) == cudaSuccess);
+    gstep.d_step = d_step;
+    gstep.d_error = d_err;
+    gstep.workspace = workspace;
+    gstep.workspace_bytes = workspace_bytes;
+  }
+  ~DeviceArena() {
+    cudaFree(base);
+    cudaFree(d_step);
+    cudaFree(d_err);
+    if (workspace) cudaFree(workspace);
+  }
+  uint8_t* data() const { return static_cast<uint8_t*>(base); }
+  size_t offset(const TensorView& v) const { return size_t(static_cast<uint8_t*>(v.data) - data()); }
+
+  void set_tokens(int64_t tokens) {
+    const StepInfo step{tokens, 0};
+    REQUIRE(cudaMemcpy(d_step, &step, sizeof(step), cudaMemcpyHostToDevice) == cudaSuccess);
+  }
+  void fill(const TensorView& v, const std::vector<uint8_t>& src) {
+    std::memcpy(image.data() + offset(v), src.data(), std::min<size_t>(src.size(), v.bytes));
+  }
+  // Random R, norm weight, the three matrices and W1b's bias of a Program of `t` rows.
+  void fill_program(const Program& p, WeightFormat f, int64_t t, int32_t group, std::mt19937& rng) {
+    image.assign(p.bytes, 0);
+    const KernelCall& norm = p.calls[0];
+    fill(norm.operands[0], f32_tensor({t, norm.operands[0].shape[1]}, rng, -3.0f, 3.0f).bytes);
+    fill(norm.operands[1], f32_tensor({norm.operands[1].shape[0]}, rng, 0.5f, 1.5f).bytes);
+    for (size_t c = 1; c <= 3; ++c) {
+      const TensorView& w = p.calls[c].operands[1];
+      std::vector<Operand> packed = packed_weight(f, {w.shape[0], w.shape[1]}, group, rng, 0.05f);
+      for (size_t j = 0; j < packed.size(); ++j) fill(p.calls[c].operands[1 + j], packed[j].bytes);
+    }
+    const KernelCall& biased = p.calls[2];
+    fill(biased.operands[biased.n_operands - 2], f32_tensor({biased.operands[1].shape[0]}, rng).bytes);
+  }
+  // The arena's bytes after the program ran on the image.
+  std::vector<uint8_t> run(ProgramBuilder& p) {
+    REQUIRE(cudaMemcpy(base, image.data(), image.size(), cudaMemcpyHostToDevice) == cudaSuccess);
+    for (size_t i = 0; i < p.calls.size(); ++i) REQUIRE(p.kernels[i]->launch(p.calls[i], gstep, nullptr).ok());
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    std::vector<uint8_t> after(image.size());
+    REQUIRE(cudaMemcpy(after.data(), base, after.size(), cudaMemcpyDeviceToHost) == cudaSuccess);
+    return after;
+  }
+};
+
+// The f32 elements of buffer v where `got` differs from `want` by more than
+// tolerance x (|want| + rms(want)); `rms` receives rms(want).
+int mismatches(const DeviceArena& arena, const std::vector<uint8_t>& want, const std::vector<uint8_t>& got,
+               const TensorView& v, double tolerance, double& rms) {
+  const float* a = reinterpret_cast<const float*>(want.data() + arena.offset(v));
+  const float* b = reinterpret_cast<const float*>(got.data() + arena.offset(v));
+  const uint64_t n = v.bytes / 4;
+  rms = 0;
+  for (uint64_t i = 0; i < n; ++i) rms += double(a[i]) * a[i];
+  rms = std::sqrt(rms / double(n));
+  int bad = 0;
+  for (uint64_t i = 0; i < n; ++i)
+    if (!(std::fabs(a[i] - b[i]) <= tolerance * (std::fabs(a[i]) + rms))) ++bad;
+  return bad;
+}
+
 }  // namespace
 
 TEST_CASE("fusion merges the norm and the matmuls that share its output, and the residual add", "[gpu][fusion]") {
@@ -187,46 +265,13 @@ TEST_CASE("a fused decode program leaves the same bytes as the unfused one in ev
   const int32_t group = f == WeightFormat::w4 ? 128 : 0;
   INFO("format " << cpu::weight_format_name(f) << " K " << k << " N1 " << n1 << " add into a new buffer "
                  << new_residual << " dp4a " << q8);
-  // Host image of the arena with random contents where it matters (weights, scales, R, g, bias).
-  void* base = nullptr;
-  const uint64_t arena_bytes = 256ull << 20;
-  REQUIRE(cudaMalloc(&base, arena_bytes) == cudaSuccess);
-  Program unfused(static_cast<uint8_t*>(base), f, 1, k, n1, group, false, new_residual);
-  REQUIRE(unfused.bytes <= arena_bytes);
+  DeviceArena arena(256ull << 20, 0);
+  Program unfused(arena.data(), f, 1, k, n1, group, false, new_residual);
+  REQUIRE(unfused.bytes <= 256ull << 20);
   std::mt19937 rng(7u + uint32_t(k));
-  std::vector<uint8_t> image(unfused.bytes, 0);
-  auto fill = [&](const TensorView& v, const std::vector<uint8_t>& src) {
-    std::memcpy(image.data() + (static_cast<uint8_t*>(v.data) - static_cast<uint8_t*>(base)), src.data(),
-                std::min<size_t>(src.size(), v.bytes));
-  };
-  const KernelCall& norm = unfused.calls[0];
-  fill(norm.operands[0], f32_tensor({1, k}, rng, -3.0f, 3.0f).bytes);
-  fill(norm.operands[1], f32_tensor({k}, rng, 0.5f, 1.5f).bytes);
-  for (int c = 1; c <= 3; ++c) {
-    const KernelCall& mm = unfused.calls[size_t(c)];
-    std::vector<Operand> w = packed_weight(f, {mm.operands[1].shape[0], mm.operands[1].shape[1]}, group, rng, 0.05f);
-    for (size_t j = 0; j < w.size(); ++j) fill(mm.operands[1 + j], w[j].bytes);
-  }
-  fill(unfused.calls[2].operands[unfused.calls[2].n_operands - 2], f32_tensor({n1}, rng).bytes);
-
-  StepInfo* d_step;
-  GpuErrorRecord* d_err;
-  REQUIRE(cudaMalloc(&d_step, sizeof(StepInfo)) == cudaSuccess);
-  REQUIRE(cudaMalloc(&d_err, sizeof(GpuErrorRecord)) == cudaSuccess);
-  const StepInfo step{1, 0};
-  REQUIRE(cudaMemcpy(d_step, &step, sizeof(step), cudaMemcpyHostToDevice) == cudaSuccess);
-  REQUIRE(cudaMemset(d_err, 0, sizeof(GpuErrorRecord)) == cudaSuccess);
-  GpuStep gstep;
-  gstep.d_step = d_step;
-  gstep.d_error = d_err;
-  auto run = [&](Program& p) {
-    REQUIRE(cudaMemcpy(base, image.data(), image.size(), cudaMemcpyHostToDevice) == cudaSuccess);
-    for (size_t i = 0; i < p.calls.size(); ++i) REQUIRE(p.kernels[i]->launch(p.calls[i], gstep, nullptr).ok());
-    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
-    std::vector<uint8_t> after(image.size());
-    REQUIRE(cudaMemcpy(after.data(), base, after.size(), cudaMemcpyDeviceToHost) == cudaSuccess);
-    return after;
-  };
+  arena.fill_program(unfused, f, 1, group, rng);
+  arena.set_tokens(1);
+  auto run = [&](Program& p) { return arena.run(p); };
   // Set only around the launches (and unset by a destructor), so that a failed check leaves no
   // setting to later tests.
   struct Dp4aScope {
@@ -243,7 +288,7 @@ TEST_CASE("a fused decode program leaves the same bytes as the unfused one in ev
     return run(p);
   };
   const std::vector<uint8_t> want = run_as(unfused);
-  Program fused(static_cast<uint8_t*>(base), f, 1, k, n1, group, false, new_residual);
+  Program fused(arena.data(), f, 1, k, n1, group, false, new_residual);
   FusionStorage storage;
   const FusionStats stats = fuse_decode_calls(fused.list(), storage, kAll);
   REQUIRE(stats.norms_fused == 1);
@@ -257,23 +302,13 @@ TEST_CASE("a fused decode program leaves the same bytes as the unfused one in ev
   // a value at a half step the other way): 1e-2.
   const double tolerance = f == WeightFormat::w4 ? (q8 ? 1e-2 : 4e-3) : 2e-5;
   auto out_of = [&](size_t c) { return unfused.calls[c].operands[unfused.calls[c].n_operands - 1]; };
+  const KernelCall& norm = unfused.calls[0];
   const TensorView outs[] = {norm.operands[2], out_of(1), out_of(2), out_of(3), norm.operands[0], out_of(4)};
   for (const TensorView& v : outs) {
-    const size_t at = size_t(static_cast<uint8_t*>(v.data) - static_cast<uint8_t*>(base));
-    const float* a = reinterpret_cast<const float*>(want.data() + at);
-    const float* b = reinterpret_cast<const float*>(got.data() + at);
     double rms = 0;
-    for (uint64_t i = 0; i < v.bytes / 4; ++i) rms += double(a[i]) * a[i];
-    rms = std::sqrt(rms / double(v.bytes / 4));
-    int bad = 0;
-    for (uint64_t i = 0; i < v.bytes / 4; ++i)
-      if (!(std::fabs(a[i] - b[i]) <= tolerance * (std::fabs(a[i]) + rms))) ++bad;
-    INFO("buffer at offset " << at);
-    CHECK(bad == 0);
+    INFO("buffer at offset " << arena.offset(v));
+    CHECK(mismatches(arena, want, got, v, tolerance, rms) == 0);
   }
-  cudaFree(base);
-  cudaFree(d_step);
-  cudaFree(d_err);
 }
 
 TEST_CASE("prefill fusion merges only the matmuls that share x, and only on the tensor-core path", "[gpu][fusion]") {
@@ -308,59 +343,23 @@ TEST_CASE("prefill fusion merges only the matmuls that share x, and only on the 
 
 TEST_CASE("a merged prefill GEMM leaves what the separate GEMMs leave", "[gpu][fusion][tensor-cores]") {
   if (!gpu_available()) SKIP("no GPU");
-  const WeightFormat f = GENERATE(WeightFormat::w4, WeightFormat::w8, WeightFormat::f16, WeightFormat::bf16,
-                                  WeightFormat::fp8);
+  const WeightFormat f =
+      GENERATE(WeightFormat::w4, WeightFormat::w8, WeightFormat::f16, WeightFormat::bf16, WeightFormat::fp8);
   // K 1024 and N1 256: each GEMM has too few blocks to fill the GPU and splits K in two (with the
   // merged one, more blocks but still too few); K 512 splits nothing.
   const int64_t k = GENERATE(512, 1024), n1 = GENERATE(256, 384);
   const int64_t t = 128, tokens = GENERATE(128, 77);
   const int32_t group = f == WeightFormat::w4 ? 128 : 0;
   INFO("format " << cpu::weight_format_name(f) << " K " << k << " N1 " << n1 << " tokens " << tokens);
-  void* base = nullptr;
-  const uint64_t arena_bytes = 64ull << 20;
-  REQUIRE(cudaMalloc(&base, arena_bytes) == cudaSuccess);
-  Program unfused(static_cast<uint8_t*>(base), f, t, k, n1, group, false);
-  REQUIRE(unfused.bytes <= arena_bytes);
+  DeviceArena arena(64ull << 20, 8ull << 20);
+  Program unfused(arena.data(), f, t, k, n1, group, false);
+  REQUIRE(unfused.bytes <= 64ull << 20);
   std::mt19937 rng(11u + uint32_t(k + n1));
-  std::vector<uint8_t> image(unfused.bytes, 0);
-  auto fill = [&](const TensorView& v, const std::vector<uint8_t>& src) {
-    std::memcpy(image.data() + (static_cast<uint8_t*>(v.data) - static_cast<uint8_t*>(base)), src.data(),
-                std::min<size_t>(src.size(), v.bytes));
-  };
-  const KernelCall& norm = unfused.calls[0];
-  fill(norm.operands[0], f32_tensor({t, k}, rng, -3.0f, 3.0f).bytes);
-  fill(norm.operands[1], f32_tensor({k}, rng, 0.5f, 1.5f).bytes);
-  for (int c = 1; c <= 3; ++c) {
-    const KernelCall& mm = unfused.calls[size_t(c)];
-    std::vector<Operand> w = packed_weight(f, {mm.operands[1].shape[0], mm.operands[1].shape[1]}, group, rng, 0.05f);
-    for (size_t j = 0; j < w.size(); ++j) fill(mm.operands[1 + j], w[j].bytes);
-  }
-  fill(unfused.calls[2].operands[unfused.calls[2].n_operands - 2], f32_tensor({n1}, rng).bytes);
-  StepInfo* d_step;
-  GpuErrorRecord* d_err;
-  void* workspace;
-  const uint64_t workspace_bytes = 8ull << 20;
-  REQUIRE(cudaMalloc(&d_step, sizeof(StepInfo)) == cudaSuccess);
-  REQUIRE(cudaMalloc(&d_err, sizeof(GpuErrorRecord)) == cudaSuccess);
-  REQUIRE(cudaMalloc(&workspace, workspace_bytes) == cudaSuccess);
-  const StepInfo step{tokens, 0};
-  REQUIRE(cudaMemcpy(d_step, &step, sizeof(step), cudaMemcpyHostToDevice) == cudaSuccess);
-  REQUIRE(cudaMemset(d_err, 0, sizeof(GpuErrorRecord)) == cudaSuccess);
-  GpuStep gstep;
-  gstep.d_step = d_step;
-  gstep.d_error = d_err;
-  gstep.workspace = workspace;
-  gstep.workspace_bytes = workspace_bytes;
-  auto run = [&](Program& p) {
-    REQUIRE(cudaMemcpy(base, image.data(), image.size(), cudaMemcpyHostToDevice) == cudaSuccess);
-    for (size_t i = 0; i < p.calls.size(); ++i) REQUIRE(p.kernels[i]->launch(p.calls[i], gstep, nullptr).ok());
-    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
-    std::vector<uint8_t> after(image.size());
-    REQUIRE(cudaMemcpy(after.data(), base, after.size(), cudaMemcpyDeviceToHost) == cudaSuccess);
-    return after;
-  };
+  arena.fill_program(unfused, f, t, group, rng);
+  arena.set_tokens(tokens);
+  auto run = [&](Program& p) { return arena.run(p); };
   const std::vector<uint8_t> want = run(unfused);
-  Program fused(static_cast<uint8_t*>(base), f, t, k, n1, group, false);
+  Program fused(arena.data(), f, t, k, n1, group, false);
   FusionStorage storage;
   REQUIRE(fuse_prefill_calls(fused.list(), storage, kAll).matmuls_merged == 1);
   const std::vector<uint8_t> got = run(fused);
@@ -369,24 +368,11 @@ TEST_CASE("a merged prefill GEMM leaves what the separate GEMMs leave", "[gpu][f
   // were (zeros of the image) in both.
   auto out_of = [&](size_t c) { return unfused.calls[c].operands[unfused.calls[c].n_operands - 1]; };
   for (const TensorView& v : {out_of(1), out_of(2), out_of(3), out_of(4)}) {
-    const size_t at = size_t(static_cast<uint8_t*>(v.data) - static_cast<uint8_t*>(base));
-    const float* a = reinterpret_cast<const float*>(want.data() + at);
-    const float* b = reinterpret_cast<const float*>(got.data() + at);
-    const uint64_t n = v.bytes / 4;
     double rms = 0;
-    for (uint64_t i = 0; i < n; ++i) rms += double(a[i]) * a[i];
-    rms = std::sqrt(rms / double(n));
-    int bad = 0;
-    for (uint64_t i = 0; i < n; ++i)
-      if (!(std::fabs(a[i] - b[i]) <= 1e-4 * (std::fabs(a[i]) + rms))) ++bad;
-    INFO("buffer at offset " << at);
+    INFO("buffer at offset " << arena.offset(v));
+    CHECK(mismatches(arena, want, got, v, 1e-4, rms) == 0);
     CHECK(rms > 0.0);
-    CHECK(bad == 0);
   }
-  cudaFree(base);
-  cudaFree(d_step);
-  cudaFree(d_err);
-  cudaFree(workspace);
 }
 
 }  // namespace dse::gpu::test
