@@ -3,10 +3,11 @@
 # here is the install component dse_sdk: `cmake --install BUILD --component dse_sdk`.
 include(CMakePackageConfigHelpers)
 
-# Exported as dse::runtime, dse::formats, dse::cpu, dse::targets, dse::tokenizer, dse::status
+# Exported as dse::runtime, dse::formats, dse::cpu, dse::targets, dse::gpu_workspace, dse::tokenizer, dse::status
 # (and dse::gpu in a CUDA or HIP build).
-set(_dse_sdk_targets dse_runtime dse_formats dse_cpu dse_targets dse_tokenizer dse_status)
+set(_dse_sdk_targets dse_runtime dse_formats dse_cpu dse_targets dse_gpu_workspace dse_tokenizer dse_status)
 set_target_properties(dse_targets PROPERTIES EXPORT_NAME targets)
+set_target_properties(dse_gpu_workspace PROPERTIES EXPORT_NAME gpu_workspace)
 set(DSE_SDK_WITH_CUDA ${DSE_ENABLE_CUDA})
 set(DSE_SDK_WITH_HIP ${DSE_ENABLE_HIP})
 if(DSE_ENABLE_CUDA OR DSE_ENABLE_HIP)

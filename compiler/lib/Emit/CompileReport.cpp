@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <vector>
 
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include "dse/compiler/Dsx/Dsx.h"
+#include "dse/gpu/workspace.h"
 #include "dse/targets/target_registry.h"
 
 using namespace mlir;
@@ -27,6 +29,51 @@ std::string format_bytes(double bytes) {
   return buf;
 }
 
+namespace {
+
+DType dtype_of(StringRef d) {
+  if (d == "f16") return DType::f16;
+  if (d == "bf16") return DType::bf16;
+  if (d == "i8") return DType::i8;
+  if (d == "i4") return DType::i4;
+  if (d == "fp8e4m3") return DType::fp8e4m3;
+  if (d == "i32") return DType::i32;
+  return DType::f32;
+}
+
+// What a GPU session allocates beside the three regions: the largest scratch of any planned call
+// (each call's operands as the runtime's views: shape, dtype, group, bytes) and the control block.
+uint64_t gpu_workspace_of(ModuleOp planned, targets::Backend backend) {
+  if (backend == targets::Backend::cpu) return 0;
+  const gpu::GpuApi api = backend == targets::Backend::hip ? gpu::GpuApi::hip : gpu::GpuApi::cuda;
+  llvm::StringMap<dsx::SlotOp> slots;
+  for (auto slot : planned.getOps<dsx::SlotOp>()) slots[slot.getSymName()] = slot;
+  uint64_t most = 0;
+  std::vector<TensorView> views;
+  for (auto entry : planned.getOps<dsx::EntryOp>()) {
+    for (auto call : entry.getBody().front().getOps<dsx::CallOp>()) {
+      views.clear();
+      for (Attribute a : call.getOperands()) {
+        dsx::SlotOp s = slots.lookup(cast<FlatSymbolRefAttr>(a).getValue());
+        TensorView v;
+        v.bytes = s.getSize();
+        v.dtype = dtype_of(s.getDtype());
+        v.rank = int32_t(std::min<size_t>(s.getShape().size(), kMaxRank));
+        for (int i = 0; i < v.rank; ++i) v.shape[i] = s.getShape()[size_t(i)];
+        v.group_size = int32_t(s.getGroupSize());
+        views.push_back(v);
+      }
+      const std::vector<int64_t> ip(call.getIparams().begin(), call.getIparams().end());
+      const std::vector<float> fp(call.getFparams().begin(), call.getFparams().end());
+      const KernelCall kc = make_kernel_call(views.data(), views.size(), ip.data(), ip.size(), fp.data(), fp.size());
+      most = std::max(most, gpu::kernel_workspace_bytes(call.getKernel(), kc, api));
+    }
+  }
+  return most + gpu::kGpuControlBlockBytes;
+}
+
+}  // namespace
+
 CompileReport make_report(ModuleOp planned, const importer::ModelConfig& config,
                           const std::string& precision, const std::string& kv_precision,
                           const std::string& target, int64_t max_seq_len, int64_t prefill_chunk) {
@@ -41,9 +88,9 @@ CompileReport make_report(ModuleOp planned, const importer::ModelConfig& config,
     if (region.getKind() == "kv_cache") r.kv_cache_bytes = region.getSize();
     if (region.getKind() == "arena") r.arena_bytes = region.getSize();
   }
-  r.total_bytes = r.weights_bytes + r.kv_cache_bytes + r.arena_bytes + r.workspace_bytes;
   if (Result<const targets::TargetDesc*> t = targets::find_target(target); t.ok())
-    r.workspace_at_session_start = (*t)->backend != targets::Backend::cpu;
+    r.workspace_bytes = gpu_workspace_of(planned, (*t)->backend);
+  r.total_bytes = r.weights_bytes + r.kv_cache_bytes + r.arena_bytes + r.workspace_bytes;
 
   // Expert weights are read only for the k experts a token selects.
   const double expert_fraction =
@@ -121,7 +168,6 @@ std::string CompileReport::to_json() const {
                           {"kv_cache_bytes", int64_t(kv_cache_bytes)},
                           {"arena_bytes", int64_t(arena_bytes)},
                           {"workspace_bytes", int64_t(workspace_bytes)},
-                          {"workspace_at_session_start", workspace_at_session_start},
                           {"total_bytes", int64_t(total_bytes)}}},
       {"decode_bytes_per_token", int64_t(decode_bytes_per_token)},
       {"context_bytes_per_token", int64_t(context_bytes_per_token)},
@@ -143,10 +189,7 @@ std::string CompileReport::to_text() const {
   os << llvm::formatv("  weights total {0,12}\n", format_bytes(double(weights_bytes)));
   os << llvm::formatv("  kv cache      {0,12}\n", format_bytes(double(kv_cache_bytes)));
   os << llvm::formatv("  arena         {0,12}\n", format_bytes(double(arena_bytes)));
-  os << llvm::formatv("  workspace     {0,12}{1}\n", format_bytes(double(workspace_bytes)),
-                      workspace_at_session_start
-                          ? "  (GPU kernel scratch: sized when a session starts, not in this plan)"
-                          : "");
+  os << llvm::formatv("  workspace     {0,12}\n", format_bytes(double(workspace_bytes)));
   os << llvm::formatv("  total         {0,12}\n", format_bytes(double(total_bytes)));
   os << "devices (usable memory; decode estimate = bandwidth / bytes read per token; longest\n"
         "context that fits with this precision, at most max_position_embeddings):\n";

@@ -17,6 +17,7 @@
 
 #include "dse/gpu/fusion.h"
 #include "dse/gpu/kernel_registry.h"
+#include "dse/gpu/workspace.h"
 #include "dse/runtime/gpu_backend.h"
 #include "dse/runtime/gpu_device_match.h"
 #include "dse/runtime/program_validation.h"
@@ -170,24 +171,10 @@ Status resolve_program(const LoadedModel& model, const EntryPointInfo& entry, st
   return Status::Ok();
 }
 
-// The largest scratch any call of `entry` needs (addresses do not matter: shapes only).
-uint64_t entry_workspace_bytes(const LoadedModel& model, const EntryPointInfo& entry) {
-  uint64_t most = 0;
-  std::vector<TensorView> views;
-  for (const InstructionInfo& in : entry.instructions) {
-    const gpu::GpuKernelInfo* k = gpu::find_gpu_kernel(in.kernel);
-    if (k == nullptr) continue;  // refused with a message when the session resolves it
-    views.clear();
-    for (uint32_t slot : in.operands) views.push_back(make_view(model.slots()[slot], nullptr));
-    most = std::max(most, k->workspace_bytes(make_kernel_call(views.data(), views.size(), in.iparams.data(),
-                                                              in.iparams.size(), in.fparams.data(),
-                                                              in.fparams.size())));
-  }
-  return most;
-}
-
-// The control block's device region, rounded to 256 bytes so that it stays aligned after the scratch.
-constexpr uint64_t kControlBytes = (sizeof(ControlBlock) + 255) / 256 * 256;
+// The control block's device region (after the scratch: gpu_workspace_bytes counts it).
+constexpr uint64_t kControlBytes = gpu::kGpuControlBlockBytes;
+static_assert(sizeof(ControlBlock) <= kControlBytes && kControlBytes % 256 == 0,
+              "gpu::kGpuControlBlockBytes (dse/gpu/workspace.h) must hold the control block, 256-byte aligned");
 
 class DeviceBackend final : public GpuBackend {
  public:
@@ -689,11 +676,6 @@ targets::Backend gpu_backend_kind() { return targets::Backend::hip; }
 #else
 targets::Backend gpu_backend_kind() { return targets::Backend::cuda; }
 #endif
-
-uint64_t gpu_workspace_bytes(const LoadedModel& model) {
-  return std::max(entry_workspace_bytes(model, model.prefill()), entry_workspace_bytes(model, model.decode())) +
-         kControlBytes;
-}
 
 Result<std::unique_ptr<GpuBackend>> create_gpu_backend(const LoadedModel& model, MemoryPlan& plan,
                                                        uint64_t memory_limit_bytes) {

@@ -8,8 +8,6 @@ bool gpu_backend_built() { return false; }
 
 targets::Backend gpu_backend_kind() { return targets::Backend::cpu; }
 
-uint64_t gpu_workspace_bytes(const LoadedModel&) { return 0; }
-
 Result<std::unique_ptr<GpuBackend>> create_gpu_backend(const LoadedModel& model, MemoryPlan&, uint64_t) {
   return Status(StatusCode::unsupported, "the artifact targets " + model.strings().target +
                                              " but this build of libdse has no GPU backend: rebuild it with "

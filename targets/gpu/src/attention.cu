@@ -63,10 +63,7 @@ Status launch_prefill_tc(const PrefillAttentionArgs& p, int64_t t_cap, int64_t h
 
 }  // namespace
 
-uint64_t attention_f32_workspace(const KernelCall& call) {
-  const Shape sh = shape_of(call);
-  return uint64_t(split_scratch_bound(sh.s, sh.t_cap, sh.hq, sh.dv)) * sizeof(float);
-}
+uint64_t attention_f32_workspace(const KernelCall& call) { return attention_workspace_bytes(call); }
 
 Status launch_attention_f32(const KernelCall& call, const GpuStep& step, GpuStream stream) {
   const Shape sh = shape_of(call);

@@ -21,9 +21,6 @@ namespace dse::gpu {
 
 #if defined(DSE_GPU_HIP)
 
-int64_t tensor_core_min_tokens() { return kTensorCoreMinTokens; }
-bool gemm_tc_applies(WeightFormat, int64_t, int64_t, int64_t) { return false; }
-uint64_t gemm_tc_workspace_bytes(int64_t, int64_t) { return 0; }
 int gemm_k_splits(const GemmParts&, int64_t) { return 1; }
 template <WeightFormat F>
 Status launch_gemm_tc(const float*, int64_t, const GemmParts&, const GpuStep&, GpuStream) {
@@ -42,6 +39,7 @@ Status launch_gemm_tc_f16(const __half*, const float*, int64_t, const int32_t*, 
 namespace {
 
 constexpr int kBM = 64, kBN = 128, kBK = 32;
+static_assert(kBK == 32, "tensor_core_gemm_applies (scratch_layout.h) requires K % 32 == 0 for these steps");
 constexpr int kStride = kBK + 8;  // halves per shared-memory row: 80 bytes, so that the 8 rows an
                                   // ldmatrix reads fall in 8 different 16-byte bank groups
 constexpr int kThreads = 256;
@@ -211,25 +209,6 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(GemmArgs a) {
 
 }  // namespace
 
-int64_t tensor_core_min_tokens() {
-  static const int64_t min_tokens = [] {
-    const char* v = std::getenv("DSE_GPU_TC_MIN_TOKENS");
-    const long long n = v ? std::atoll(v) : 0;
-    return n > 0 ? int64_t(n) : kTensorCoreMinTokens;
-  }();
-  return min_tokens;
-}
-
-bool gemm_tc_applies(WeightFormat f, int64_t token_capacity, int64_t k, int64_t group) {
-  if (token_capacity < tensor_core_min_tokens() || k <= 0 || k % kBK != 0) return false;
-  if (f == WeightFormat::f32) return false;
-  return f != WeightFormat::w4 || (group > 0 && group % 8 == 0 && k % group == 0);
-}
-
-uint64_t gemm_tc_workspace_bytes(int64_t token_capacity, int64_t k) {
-  return align_up(uint64_t(token_capacity) * uint64_t(k) * 2, 256) + align_up(uint64_t(token_capacity) * 4, 256);
-}
-
 int gemm_k_splits(const GemmParts& parts, int64_t row_cap) {
   static const bool enabled = !env_is("DSE_GPU_GEMM_SPLITK", "0");
   const int64_t k = parts.part[0].w.k;
@@ -275,14 +254,14 @@ template <WeightFormat F>
 Status launch_gemm_tc(const float* x, int64_t token_capacity, const GemmParts& parts, const GpuStep& step,
                       GpuStream stream) {
   const int64_t k = parts.part[0].w.k;
-  const uint64_t need = gemm_tc_workspace_bytes(token_capacity, k);
+  const uint64_t need = tensor_core_scratch_bytes(token_capacity, k);
   if (step.workspace == nullptr || step.workspace_bytes < need)
     return Status(StatusCode::internal, "matmul: the tensor-core path needs " + std::to_string(need) +
                                             " bytes of workspace, the session planned " +
                                             std::to_string(step.workspace_bytes));
   __half* xh = static_cast<__half*>(step.workspace);
-  float* row_mul = reinterpret_cast<float*>(static_cast<uint8_t*>(step.workspace) +
-                                            align_up(uint64_t(token_capacity) * uint64_t(k) * 2, 256));
+  float* row_mul =
+      reinterpret_cast<float*>(static_cast<uint8_t*>(step.workspace) + tensor_core_x_bytes(token_capacity, k));
   const int splits = gemm_k_splits(parts, token_capacity);
   launch_rows_to_f16(x, k, token_capacity, step.d_step, nullptr, 1, nullptr, xh, row_mul,
                      splits > 1 ? &parts : nullptr, stream);

@@ -5,27 +5,23 @@
 #include <cstdint>
 
 #include "dse/gpu/gpu_launch.h"
+#include "scratch_layout.h"
 #include "weight_dot.cuh"
 
 namespace dse::gpu {
 
-// Token capacity from which a matmul takes the tensor-core path (prefill chunks): one whole
-// 64-row tile. Below it (batched decode steps of --max-batch < 64, small --prefill-chunk) the
-// weight-streaming GEMV of matmul.cu runs: a tile computes all 64 rows whatever n_tokens is, and
-// a decode step of a --max-batch 16 artifact on the tensor-core path took 13.7 ms for one active
-// sequence on an H200 (1.5B int4). DSE_GPU_TC_MIN_TOKENS overrides it (read once; for tuning).
-inline constexpr int64_t kTensorCoreMinTokens = 64;
-int64_t tensor_core_min_tokens();
+// The GPU API of this build (the workspace arithmetic of scratch_layout.h takes it).
+#if defined(DSE_GPU_HIP)
+inline constexpr GpuApi kBuildApi = GpuApi::hip;
+#else
+inline constexpr GpuApi kBuildApi = GpuApi::cuda;
+#endif
 
-// True when the tensor-core path handles this matmul: a CUDA build (the kernel is PTX mma; a HIP
-// build keeps the GEMV), a token capacity of at least tensor_core_min_tokens(), a 16-bit, 8-bit or
-// 4-bit weight format (f32 weights keep the exact f32 GEMV), K a multiple of 32, and for w4 a
-// group that is a multiple of 8. Depends on static shapes only (it also sizes the workspace); the
-// caller checks in addition that W and x are 16-byte aligned.
-bool gemm_tc_applies(WeightFormat f, int64_t token_capacity, int64_t k, int64_t group);
-
-// Scratch the tensor-core path needs: x converted to f16 ([T, K]) and one f32 factor per row.
-uint64_t gemm_tc_workspace_bytes(int64_t token_capacity, int64_t k);
+// True when the tensor-core path handles this matmul in this build (tensor_core_gemm_applies,
+// scratch_layout.h: CUDA, capacity >= 64 tokens, K % 32 == 0, not f32, a w4 group that suits).
+inline bool gemm_tc_applies(WeightFormat f, int64_t token_capacity, int64_t k, int64_t group) {
+  return tensor_core_gemm_applies(kBuildApi, f, token_capacity, k, group);
+}
 
 // One weight matrix of a GEMM over x and where its product goes: out [T, n] = x w^T (+ bias).
 struct GemmPart {

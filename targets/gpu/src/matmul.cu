@@ -690,10 +690,7 @@ template Status launch_fused_matmul_f32<WeightFormat::fp8>(const KernelCall&, co
 
 template <WeightFormat F>
 uint64_t matmul_f32_workspace(const KernelCall& call) {
-  const TensorView& x = call.operands[0];
-  const TensorView& w = call.operands[1];
-  if (!gemm_tc_applies(F, x.shape[0], w.shape[1], w.group_size)) return 0;
-  return gemm_tc_workspace_bytes(x.shape[0], w.shape[1]);
+  return matmul_workspace_bytes(kBuildApi, F, call);
 }
 
 template uint64_t matmul_f32_workspace<WeightFormat::f32>(const KernelCall&);

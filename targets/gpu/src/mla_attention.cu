@@ -37,23 +37,8 @@ uint32_t weights_index(const KernelCall& call) {
   return index;
 }
 
-// Workspace layout, in floats: q_abs [T, H, C] | o_lat [T, H, C] | split partials.
-struct Layout {
-  SplitPlan plan;
-  int64_t q_abs = 0, o_lat = 0, partials = 0, total = 0;
-};
-
-// `slots`: GpuStep::slots (the plan cuts one slot's rows); the total is enough for any slots.
-Layout layout_of(const Shape& sh, int64_t slots) {
-  Layout l;
-  l.plan = plan_splits(host_slot_rows(sh.s, slots), sh.t_cap, sh.h, sh.c);
-  const int64_t lat = sh.t_cap * sh.h * sh.c;
-  l.q_abs = 0;
-  l.o_lat = lat;
-  l.partials = 2 * lat;
-  l.total = 2 * lat + split_scratch_bound(sh.s, sh.t_cap, sh.h, sh.c);
-  return l;
-}
+// The workspace layout (floats): mla_scratch (scratch_layout.h), for `slots` cache slots.
+MlaScratch layout_of(const Shape& sh, int64_t slots) { return mla_scratch(sh.t_cap, sh.s, sh.h, sh.c, slots); }
 
 // q_abs[t, h, c] = sum_d W_UK[h, d, c] q_nope[t, h, d]. grid (ceil(C / 32), H, ceil(token_cap /
 // TB)), 256 threads: lane = c within a 32-wide slice (coalesced along c), the 8 warps split d, and
@@ -278,9 +263,7 @@ bool launch_mla_prefill_tc(const Shape& sh, const KernelCall& call, const GpuCac
 
 }  // namespace
 
-uint64_t mla_attention_f32_workspace(const KernelCall& call) {
-  return uint64_t(layout_of(shape_of(call), 1).total) * sizeof(float);
-}
+uint64_t mla_attention_f32_workspace(const KernelCall& call) { return mla_attention_workspace_bytes(call); }
 
 Status launch_mla_attention_f32(const KernelCall& call, const GpuStep& step, GpuStream stream) {
   const Shape sh = shape_of(call);
@@ -292,7 +275,7 @@ Status launch_mla_attention_f32(const KernelCall& call, const GpuStep& step, Gpu
                       "); use the CPU backend for this model");
   }
   if (sh.t_cap <= 0 || sh.h <= 0) return Status::Ok();
-  const Layout lay = layout_of(sh, step.slots);
+  const MlaScratch lay = layout_of(sh, step.slots);
   const uint64_t need = uint64_t(lay.total) * sizeof(float);
   if (step.workspace_bytes < need || step.workspace == nullptr) {
     return Status(StatusCode::invalid_argument, "mla_attention_f32 (GPU): needs " + std::to_string(need) +

@@ -305,32 +305,11 @@ void launch_experts(const MoeArgs& a, GpuStream stream) {
   }
 }
 
-constexpr uint64_t kFlagBytes = 16;  // keeps act 16-byte aligned
-
-template <WeightFormat F>
-MoeGemmShape grouped_shape(const KernelCall& call) {
-  constexpr bool kScales = cpu::has_scale_slot(F);
-  return MoeGemmShape{call.operands[0].shape[0],
-                      call.iparams[1],
-                      call.iparams[0],
-                      call.iparams[3],
-                      call.iparams[2],
-                      call.operands[3].group_size,
-                      call.operands[kScales ? 5 : 4].group_size};
-}
-
-// The GEMV path's workspace: the flag and act.
-uint64_t gemv_workspace(const KernelCall& call) {
-  const int64_t cap = call.operands[0].shape[0];
-  return kFlagBytes + uint64_t(cap * call.iparams[1] * call.iparams[2]) * sizeof(float);
-}
-
 }  // namespace
 
 template <WeightFormat F>
 uint64_t moe_ffn_f32_workspace(const KernelCall& call) {
-  const MoeGemmShape g = grouped_shape<F>(call);
-  return std::max(gemv_workspace(call), moe_gemm_applies<F>(g) ? kFlagBytes + moe_gemm_workspace_bytes(g) : 0);
+  return moe_ffn_workspace_bytes(kBuildApi, F, call);
 }
 
 template <WeightFormat F>
@@ -358,7 +337,7 @@ Status launch_moe_ffn_f32(const KernelCall& call, const GpuStep& step, GpuStream
   a.hidden = call.iparams[3];
   a.cap = x.shape[0];
   a.step = step.d_step;
-  const uint64_t need = gemv_workspace(call);
+  const uint64_t need = moe_gemv_scratch_bytes(a.cap, a.top_k, a.inter);
   if (step.workspace_bytes < need || step.workspace == nullptr) {
     return Status(StatusCode::invalid_argument, "moe_ffn_f32 (GPU): needs " + std::to_string(need) +
                                                     " bytes of workspace, got " + std::to_string(step.workspace_bytes) +
@@ -367,18 +346,18 @@ Status launch_moe_ffn_f32(const KernelCall& call, const GpuStep& step, GpuStream
   if (a.cap <= 0 || a.top_k <= 0) return Status::Ok();
   int32_t* bad = static_cast<int32_t*>(step.workspace);
   a.bad = bad;
-  a.act = reinterpret_cast<float*>(static_cast<uint8_t*>(step.workspace) + kFlagBytes);
+  a.act = reinterpret_cast<float*>(static_cast<uint8_t*>(step.workspace) + kMoeFlagBytes);
   launch_kernel(check_ids_kernel, 1, 256, 0, stream, a.ids, a.n_experts, a.top_k, a.cap, bad, step.d_step,
                 step.d_error);
   DSE_RETURN_IF_ERROR(launch_status("moe_ffn_f32 (check)"));
   // Prefill chunks (unless DSE_GPU_MOE_GEMM=0): grouped GEMMs (moe_gemm.cuh) where the tensor-core
   // GEMM's alignment holds and the session planned their workspace.
-  const MoeGemmShape g = grouped_shape<F>(call);
+  const MoeGemmShape g = moe_gemm_shape(F, call);
   auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-  if (moe_gemm_applies<F>(g) && step.workspace_bytes >= kFlagBytes + moe_gemm_workspace_bytes(g) && aligned(x.data) &&
+  if (moe_gemm_applies<F>(g) && step.workspace_bytes >= kMoeFlagBytes + moe_gemm_layout(g).total && aligned(x.data) &&
       aligned(gu.data) && aligned(dn.data))
     return launch_moe_gemm<F>(g, a.x, a.ids, a.route_w, a.gate_up, a.down, a.out, bad,
-                              static_cast<uint8_t*>(step.workspace) + kFlagBytes, step, stream);
+                              static_cast<uint8_t*>(step.workspace) + kMoeFlagBytes, step, stream);
   const bool vec = vector_path_ok<F>(gu.data, x.data, a.hidden, a.hidden, a.gate_up.group) &&
                    vector_path_ok<F>(dn.data, a.act, a.inter, a.inter, a.down.group);
   if (vec) launch_experts<F, true>(a, stream);

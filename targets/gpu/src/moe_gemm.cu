@@ -14,32 +14,6 @@ namespace {
 constexpr int kSortThreads = 1024;
 constexpr int kRowThreads = 256;
 
-// Where each buffer of the grouped path lives in its workspace.
-struct MoeGemmLayout {
-  uint64_t offsets, row_entry, entry_row, xh, x_mul, act, act_mul, g, total;
-};
-
-MoeGemmLayout layout(const MoeGemmShape& s) {
-  const uint64_t rows = uint64_t(s.cap * s.top_k);
-  MoeGemmLayout l;
-  uint64_t at = 0;
-  auto take = [&](uint64_t bytes) {
-    const uint64_t here = at;
-    at = align_up(at + bytes, 256);
-    return here;
-  };
-  l.offsets = take(uint64_t(s.experts + 1) * 4);
-  l.row_entry = take(rows * 4);
-  l.entry_row = take(rows * 4);
-  l.xh = take(rows * uint64_t(s.hidden) * 2);
-  l.x_mul = take(rows * 4);
-  l.act = take(rows * uint64_t(s.inter) * 2);
-  l.act_mul = take(rows * 4);
-  l.g = take(rows * uint64_t(std::max(2 * s.inter, s.hidden)) * 4);  // gate_up's output, then down's
-  l.total = at;
-  return l;
-}
-
 // One block. Entries are counted per expert in shared memory, thread 0 turns the counts into
 // offsets, then every entry takes the next row of its expert. Both passes use shared-memory
 // atomics, so the order of an expert's rows varies from run to run; no result depends on it (a
@@ -126,26 +100,13 @@ __global__ void __launch_bounds__(kRowThreads)
 }  // namespace
 
 template <WeightFormat F>
-bool moe_gemm_applies(const MoeGemmShape& s) {
-#if defined(DSE_GPU_HIP)
-  (void)s;
-  return false;
-#else
-  return !env_is("DSE_GPU_MOE_GEMM", "0") && s.cap >= tensor_core_min_tokens() && s.hidden % 4 == 0 &&
-         gemm_tc_applies(F, s.cap, s.hidden, s.gate_up_group) && gemm_tc_applies(F, s.cap, s.inter, s.down_group);
-#endif
-}
-
-uint64_t moe_gemm_workspace_bytes(const MoeGemmShape& s) { return layout(s).total; }
-
-template <WeightFormat F>
 Status launch_moe_gemm(const MoeGemmShape& s, const float* x, const int32_t* ids, const float* route_w,
                        const WeightMatrix& gate_up, const WeightMatrix& down, float* out, int32_t* bad, void* workspace,
                        const GpuStep& step, GpuStream stream) {
   if constexpr (F == WeightFormat::f32) {
     return Status(StatusCode::unsupported, "moe_ffn_f32: the grouped GEMM takes no f32 experts");
   } else {
-    const MoeGemmLayout l = layout(s);
+    const MoeGemmLayout l = moe_gemm_layout(s);
     uint8_t* base = static_cast<uint8_t*>(workspace);
     int32_t* offsets = reinterpret_cast<int32_t*>(base + l.offsets);
     int32_t* row_entry = reinterpret_cast<int32_t*>(base + l.row_entry);
@@ -175,7 +136,6 @@ Status launch_moe_gemm(const MoeGemmShape& s, const float* x, const int32_t* ids
 }
 
 #define DSE_MOE_GEMM(F)                                                                                               \
-  template bool moe_gemm_applies<WeightFormat::F>(const MoeGemmShape&);                                               \
   template Status launch_moe_gemm<WeightFormat::F>(const MoeGemmShape&, const float*, const int32_t*, const float*,   \
                                                    const WeightMatrix&, const WeightMatrix&, float*, int32_t*, void*, \
                                                    const GpuStep&, GpuStream);

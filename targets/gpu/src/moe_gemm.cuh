@@ -17,26 +17,23 @@
 #include <cstdint>
 
 #include "dse/gpu/gpu_launch.h"
+#include "gemm_tc.cuh"
+#include "scratch_layout.h"
 #include "weight_dot.cuh"
 
 namespace dse::gpu {
 
-struct MoeGemmShape {
-  int64_t cap, top_k, experts, hidden, inter;  // token capacity, k, E, H, I
-  int64_t gate_up_group, down_group;           // w4 group sizes (0 for other formats)
-};
+// MoeGemmShape, moe_gemm_layout (the workspace) and moe_gemm_applies: scratch_layout.h.
 
-// True unless DSE_GPU_MOE_GEMM=0 (read at each call) when this is a CUDA build, the chunk is large
-// enough for the tensor-core GEMM and both matrices' K (H, I) suit it.
+// moe_gemm_applies in this build.
 template <WeightFormat F>
-bool moe_gemm_applies(const MoeGemmShape& s);
-
-// Workspace bytes of the grouped path, after moe_ffn's 16-byte flag.
-uint64_t moe_gemm_workspace_bytes(const MoeGemmShape& s);
+bool moe_gemm_applies(const MoeGemmShape& s) {
+  return moe_gemm_applies(kBuildApi, F, s);
+}
 
 // Steps 1-6 above. `bad` is moe_ffn's id-check flag (nothing is written when it is set; the sort
 // sets it, and records GpuOp::moe_ffn, if an expert holds more than `cap` entries, which distinct
-// ids per token rule out). `workspace` holds moe_gemm_workspace_bytes(s).
+// ids per token rule out). `workspace` holds moe_gemm_layout(s).total bytes.
 template <WeightFormat F>
 Status launch_moe_gemm(const MoeGemmShape& s, const float* x, const int32_t* ids, const float* route_w,
                        const WeightMatrix& gate_up, const WeightMatrix& down, float* out, int32_t* bad, void* workspace,

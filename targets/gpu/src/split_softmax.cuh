@@ -13,59 +13,12 @@
 #include "common.cuh"
 #include "kv_cache.cuh"
 #include "launch.cuh"
+#include "scratch_layout.h"
 
 namespace dse::gpu {
 
-// How one slot of the cache is cut: n_splits chunks of `chunk` positions each.
-struct SplitPlan {
-  int64_t n_splits = 1;
-  int64_t chunk = 1;
-};
-
-// The splits before rounding to whole chunks: never fewer than plan_splits gives for these or
-// fewer rows, which is what lets the workspace be sized without knowing the slots.
-inline int64_t split_bound(int64_t slot_rows, int64_t token_cap, int64_t heads, int64_t dv) {
-  constexpr int64_t kMinChunk = 64;
-  constexpr int64_t kMaxSplits = 256;
-  constexpr int64_t kPartialBudget = int64_t(4) << 20;  // floats (16 MiB)
-  const int64_t by_len = std::max<int64_t>(1, ceil_div(slot_rows, kMinChunk));
-  const int64_t by_budget = std::max<int64_t>(1, kPartialBudget / std::max<int64_t>(1, token_cap * heads * (dv + 2)));
-  return std::min(std::min(by_len, kMaxSplits), by_budget);
-}
-
-// Cuts the `slot_rows` rows of one slot (the cache's rows / GpuStep::slots) into chunks of at
-// least kMinChunk keys (one tile), at most kMaxSplits of them, as many as fit in a scratch budget
-// of kPartialBudget floats for all tokens and heads. The grid is fixed by a slot's capacity, so
-// small chunks are what gives a short context many blocks (at position 511 of a 4096-row slot: 8
-// busy chunks per head); chunks past the position exit at once. A prefill chunk already has many
-// (token, head) blocks and gets few splits (the budget).
-inline SplitPlan plan_splits(int64_t slot_rows, int64_t token_cap, int64_t heads, int64_t dv) {
-  SplitPlan p;
-  p.n_splits = split_bound(slot_rows, token_cap, heads, dv);
-  p.chunk = std::max<int64_t>(1, ceil_div(slot_rows, p.n_splits));
-  p.n_splits = ceil_div(slot_rows, p.chunk);
-  return p;
-}
-
-// The rows of one slot of a cache of `cache_rows` rows, host side (kernel_abi.h rows_per_slot); at
-// least 1, so that a grid is never empty.
-inline int64_t host_slot_rows(int64_t cache_rows, int64_t slots) {
-  return std::max<int64_t>(1, rows_per_slot(cache_rows, slots));
-}
-
-// Scratch floats of a plan: partial outputs [T, H, n_splits, dv] then (m, l) [T, H, n_splits, 2].
-inline int64_t split_scratch_floats(const SplitPlan& p, int64_t token_cap, int64_t heads, int64_t dv) {
-  return token_cap * heads * p.n_splits * (dv + 2);
-}
-
-// Scratch floats enough for the plan of any number of slots of a cache of `cache_rows` rows (the
-// workspace is sized from static shapes only; plan_splits(r).n_splits <= split_bound(r) and the
-// bound grows with r).
-inline int64_t split_scratch_bound(int64_t cache_rows, int64_t token_cap, int64_t heads, int64_t dv) {
-  SplitPlan p;
-  p.n_splits = split_bound(cache_rows, token_cap, heads, dv);
-  return split_scratch_floats(p, token_cap, heads, dv);
-}
+// SplitPlan, plan_splits, host_slot_rows and the scratch bounds: scratch_layout.h (host code,
+// shared with the workspace sizing).
 
 struct SplitArgs {
   // Query part 1 of token t, head h: q1 + t * q1_tok + h * q1_head (d1 values).

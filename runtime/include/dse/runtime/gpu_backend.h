@@ -68,7 +68,9 @@ bool gpu_backend_built();
 targets::Backend gpu_backend_kind();
 
 // Bytes of kernel scratch the GPU launchers of `model`'s instructions need at most (one region
-// reused by every call: calls run in order on one stream); 0 without a GPU backend.
+// reused by every call: calls run in order on one stream), plus the control block
+// (gpu::kGpuControlBlockBytes); 0 for a CPU artifact. From the artifact's shapes and target API
+// (dse/gpu/workspace.h), in every build: dsc's memory plan holds the same number.
 uint64_t gpu_workspace_bytes(const LoadedModel& model);
 
 // Picks the device (CUDA_VISIBLE_DEVICES or HIP_VISIBLE_DEVICES / device 0), checks it against

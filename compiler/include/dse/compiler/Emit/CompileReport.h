@@ -31,11 +31,10 @@ struct CompileReport {
   uint64_t weights_bytes = 0;   // the weights region
   uint64_t kv_cache_bytes = 0;  // the kv_cache region
   uint64_t arena_bytes = 0;     // the activation arena
-  uint64_t workspace_bytes = 0; // kernel scratch (none on the CPU backend)
-  // GPU targets: the kernels' scratch is sized by the GPU runtime when a session starts (the
-  // largest need of any call; tens of MiB for a 512-token prefill chunk) and is not in this plan:
-  // workspace_bytes stays 0 and the totals and fits leave it out.
-  bool workspace_at_session_start = false;
+  // GPU targets: the kernels' scratch (the largest need of any call; tens of MiB for a 512-token
+  // prefill chunk) and the session's control block, computed by the kernels' own layout
+  // arithmetic (dse/gpu/workspace.h), as the GPU runtime allocates it. 0 on the CPU backend.
+  uint64_t workspace_bytes = 0;
   uint64_t total_bytes = 0;
   // Bytes one decode step reads: every weight except the experts a token does not select
   // (k of E), plus the whole KV cache at full context.
