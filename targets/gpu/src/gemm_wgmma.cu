@@ -50,7 +50,6 @@ struct Tiles {
   static constexpr int kBM = 64 * kGroups, kThreads = 128 * kGroups;
   static constexpr int kXBytes = kBM * kBK * 2, kWBytes = kBN * kBK * 2;
   static constexpr int kXStages = 4, kWStages = 2;
-  static constexpr int kXAhead = kXStages - 1;
   static constexpr int kSmemBytes = kXStages * kXBytes + kWStages * kWBytes;
   // Blocks per multiprocessor the registers must allow: two of 256 threads caps them at 128 a
   // thread; one warpgroup's fp8 and bf16 conversions take up to 206, more than three blocks allow.
@@ -125,6 +124,7 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)  // the sm_90a pass; the other architectures' kernel is empty
   using T = Tiles<kGroups>;
   using Run = WeightRun32<F>;
+  constexpr int kXAhead = T::kXStages - 1;  // x of step s + kXAhead is copied while step s runs
   extern __shared__ __align__(128) uint8_t smem[];
   grid_dependency_sync();
   int64_t n0;
@@ -199,12 +199,12 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
   using Set1 = std::integral_constant<int, 1>;
 
 #pragma unroll
-  for (int s = 0; s < T::kXAhead; ++s) copy_x(s);
+  for (int s = 0; s < kXAhead; ++s) copy_x(s);
   load_w(Set0{}, 0);
   load_w(Set1{}, 1);
   store_w(Set0{}, 0);
   load_w(Set0{}, 2);
-  copy_async_wait_group<T::kXAhead - 1>();
+  copy_async_wait_group<kXAhead - 1>();
   fence_async_shared();
   __syncthreads();
 
@@ -223,11 +223,11 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
       wgmma_m64n128k16(acc, da, db);
     }
     wgmma_commit();
-    copy_x(ks + T::kXAhead);
+    copy_x(ks + kXAhead);
     store_w(next_set, ks + 1);
     // x of step ks + 1 has landed and both tiles of step ks + 1 are ordered before the tensor
     // cores' reads; the fence comes before the next loads are issued, not after.
-    copy_async_wait_group<T::kXAhead - 1>();
+    copy_async_wait_group<kXAhead - 1>();
     fence_async_shared();
     load_w(next_set, ks + 3);
     wgmma_wait_all();
