@@ -177,8 +177,10 @@ int main(int argc, char** argv) {
                 mib(p.arena_bytes), mib(p.host_scratch_bytes));
     if (p.on_gpu) {
       // "decoded" above means copied to the device for a GPU artifact.
-      std::printf("GPU           %.2f MiB of device memory (workspace %.2f MiB)%s\n", mib(p.device_bytes),
-                  mib(p.gpu_workspace_bytes), p.gpu_integrated ? ", integrated: weights in place" : "");
+      std::printf("GPU           %.2f MiB of device memory (%llu bytes; workspace %llu bytes)%s\n",
+                  mib(p.device_bytes), static_cast<unsigned long long>(p.device_bytes),
+                  static_cast<unsigned long long>(p.gpu_workspace_bytes),
+                  p.gpu_integrated ? ", integrated: weights in place" : "");
     }
     std::printf("session total %.2f MiB allocated (%llu bytes)\n", mib(p.total_allocated_bytes),
                 (unsigned long long)p.total_allocated_bytes);
