@@ -20,7 +20,6 @@
 using namespace mlir;
 
 namespace dse {
-namespace {
 
 fb::DType dtype_code(StringRef d) {
   if (d == "f16") return fb::DType::F16;
@@ -31,6 +30,8 @@ fb::DType dtype_code(StringRef d) {
   if (d == "i32") return fb::DType::I32;
   return fb::DType::F32;
 }
+
+namespace {
 
 fb::RegionKind region_code(StringRef r) {
   return r == "weights" ? fb::RegionKind::Weights

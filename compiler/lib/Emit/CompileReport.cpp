@@ -11,6 +11,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include "dse/compiler/Dsx/Dsx.h"
+#include "dse/compiler/Emit/ArtifactEmitter.h"
 #include "dse/gpu/workspace.h"
 #include "dse/targets/target_registry.h"
 
@@ -31,16 +32,6 @@ std::string format_bytes(double bytes) {
 
 namespace {
 
-DType dtype_of(StringRef d) {
-  if (d == "f16") return DType::f16;
-  if (d == "bf16") return DType::bf16;
-  if (d == "i8") return DType::i8;
-  if (d == "i4") return DType::i4;
-  if (d == "fp8e4m3") return DType::fp8e4m3;
-  if (d == "i32") return DType::i32;
-  return DType::f32;
-}
-
 // What a GPU session allocates beside the three regions: the largest scratch of any planned call
 // (each call's operands as the runtime's views: shape, dtype, group, bytes) and the control block.
 uint64_t gpu_workspace_of(ModuleOp planned, targets::Backend backend) {
@@ -57,7 +48,7 @@ uint64_t gpu_workspace_of(ModuleOp planned, targets::Backend backend) {
         dsx::SlotOp s = slots.lookup(cast<FlatSymbolRefAttr>(a).getValue());
         TensorView v;
         v.bytes = s.getSize();
-        v.dtype = dtype_of(s.getDtype());
+        v.dtype = DType(uint8_t(dtype_code(s.getDtype())));  // as the runtime's loader converts it
         v.rank = int32_t(std::min<size_t>(s.getShape().size(), kMaxRank));
         for (int i = 0; i < v.rank; ++i) v.shape[i] = s.getShape()[size_t(i)];
         v.group_size = int32_t(s.getGroupSize());

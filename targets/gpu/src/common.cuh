@@ -7,6 +7,7 @@
 
 #include "dse/gpu/gpu_launch.h"
 #include "dse/targets/kernel_abi.h"
+#include "scratch_layout.h"
 #include "vendor.h"
 
 namespace dse::gpu {
@@ -182,7 +183,6 @@ Status launch_status(const char* kernel);
 // Host side: whether environment variable `name` is set to exactly `value` (the DSE_GPU_* switches).
 bool env_is(const char* name, const char* value);
 
-__host__ __device__ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-__host__ __device__ inline uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+// ceil_div and align_up: scratch_layout.h (host and device).
 
 }  // namespace dse::gpu

@@ -544,6 +544,13 @@ void launch(GemvArgs a, GpuStream stream) {
   launch_kernel(gemv_kernel<F, R, TB, U, kVec>, dim3(unsigned(blocks), unsigned(grid_y)), kThreads, 0, stream, a);
 }
 
+// A matmul call whose x and W take the tensor-core GEMM: gemm_tc_applies for its shapes, and both
+// 16-byte aligned.
+bool tensor_core_matmul_applies(WeightFormat f, const TensorView& x, const TensorView& w) {
+  const bool aligned = ((reinterpret_cast<uintptr_t>(w.data) | reinterpret_cast<uintptr_t>(x.data)) % 16) == 0;
+  return aligned && gemm_tc_applies(f, x.shape[0], w.shape[1], w.group_size);
+}
+
 }  // namespace
 
 template <WeightFormat F>
@@ -565,8 +572,7 @@ Status launch_matmul_f32(const KernelCall& call, const GpuStep& step, GpuStream 
   a.step = step.d_step;
   if (a.n <= 0 || a.w.k <= 0) return Status::Ok();
   // Prefill chunks on tensor cores (16-byte aligned operands: the planner aligns every slot).
-  if (gemm_tc_applies(F, a.x_cap, a.w.k, a.w.group) &&
-      ((reinterpret_cast<uintptr_t>(w.data) | reinterpret_cast<uintptr_t>(x.data)) % 16) == 0) {
+  if (tensor_core_matmul_applies(F, x, w)) {
     if constexpr (F != WeightFormat::f32)
       return launch_gemm_tc<F>(a.x, a.x_cap, single_part(a.w, a.n, a.bias, a.out), step, stream);
   }
@@ -607,8 +613,7 @@ bool fused_matmul_applies(cpu::WeightFormat f, const TensorView& x, const Tensor
 }
 
 bool merged_gemm_applies(cpu::WeightFormat f, const TensorView& x, const TensorView& w) {
-  const bool aligned = ((reinterpret_cast<uintptr_t>(w.data) | reinterpret_cast<uintptr_t>(x.data)) % 16) == 0;
-  return x.shape[0] > 1 && w.rank == 2 && aligned && gemm_tc_applies(f, x.shape[0], w.shape[1], w.group_size);
+  return x.shape[0] > 1 && w.rank == 2 && tensor_core_matmul_applies(f, x, w);
 }
 
 namespace {

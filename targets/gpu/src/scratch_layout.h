@@ -13,6 +13,9 @@
 
 namespace dse::gpu {
 
+DSE_HOST_DEVICE inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+DSE_HOST_DEVICE inline uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
 // --- Flash-decoding (split_softmax.cuh): how one slot of a KV cache is cut into chunks.
 
 struct SplitPlan {
@@ -20,15 +23,13 @@ struct SplitPlan {
   int64_t chunk = 1;
 };
 
-inline int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 // The splits before rounding to whole chunks: never fewer than plan_splits gives for these or
 // fewer rows, which is what lets the workspace be sized without knowing the slots.
 inline int64_t split_bound(int64_t slot_rows, int64_t token_cap, int64_t heads, int64_t dv) {
   constexpr int64_t kMinChunk = 64;
   constexpr int64_t kMaxSplits = 256;
   constexpr int64_t kPartialBudget = int64_t(4) << 20;  // floats (16 MiB)
-  const int64_t by_len = std::max<int64_t>(1, div_up(slot_rows, kMinChunk));
+  const int64_t by_len = std::max<int64_t>(1, ceil_div(slot_rows, kMinChunk));
   const int64_t by_budget = std::max<int64_t>(1, kPartialBudget / std::max<int64_t>(1, token_cap * heads * (dv + 2)));
   return std::min(std::min(by_len, kMaxSplits), by_budget);
 }
@@ -42,8 +43,8 @@ inline int64_t split_bound(int64_t slot_rows, int64_t token_cap, int64_t heads, 
 inline SplitPlan plan_splits(int64_t slot_rows, int64_t token_cap, int64_t heads, int64_t dv) {
   SplitPlan p;
   p.n_splits = split_bound(slot_rows, token_cap, heads, dv);
-  p.chunk = std::max<int64_t>(1, div_up(slot_rows, p.n_splits));
-  p.n_splits = div_up(slot_rows, p.chunk);
+  p.chunk = std::max<int64_t>(1, ceil_div(slot_rows, p.n_splits));
+  p.n_splits = ceil_div(slot_rows, p.chunk);
   return p;
 }
 
@@ -102,14 +103,12 @@ int64_t tensor_core_min_tokens();
 // in addition that W and x are 16-byte aligned.
 bool tensor_core_gemm_applies(GpuApi api, cpu::WeightFormat f, int64_t token_capacity, int64_t k, int64_t group);
 
-inline uint64_t align_to_256(uint64_t v) { return (v + 255) / 256 * 256; }
-
 // Bytes of x in f16 (where the row factors follow) and of both.
 inline uint64_t tensor_core_x_bytes(int64_t token_capacity, int64_t k) {
-  return align_to_256(uint64_t(token_capacity) * uint64_t(k) * 2);
+  return align_up(uint64_t(token_capacity) * uint64_t(k) * 2, 256);
 }
 inline uint64_t tensor_core_scratch_bytes(int64_t token_capacity, int64_t k) {
-  return tensor_core_x_bytes(token_capacity, k) + align_to_256(uint64_t(token_capacity) * 4);
+  return tensor_core_x_bytes(token_capacity, k) + align_up(uint64_t(token_capacity) * 4, 256);
 }
 
 // --- MoE (moe_ffn.cu, moe_gemm.cu): a 16-byte id-check flag, then the per-token GEMVs' act, or

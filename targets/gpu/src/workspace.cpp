@@ -83,7 +83,7 @@ MoeGemmLayout moe_gemm_layout(const MoeGemmShape& s) {
   uint64_t at = 0;
   auto take = [&](uint64_t bytes) {
     const uint64_t here = at;
-    at = align_to_256(at + bytes);
+    at = align_up(at + bytes, 256);
     return here;
   };
   l.offsets = take(uint64_t(s.experts + 1) * 4);

@@ -18,6 +18,10 @@
 
 namespace dse {
 
+// The artifact's code of a dsx slot dtype ("f32", "f16", "bf16", "i8", "i4", "fp8e4m3", "i32"):
+// the value the runtime's loader turns into the kernels' DType.
+fb::DType dtype_code(llvm::StringRef dtype);
+
 // Everything the emitter reads besides the module. Pointers are borrowed for the call; only
 // `tokenizer` may be null (the artifact then has no tokenizer table).
 struct EmitInputs {
