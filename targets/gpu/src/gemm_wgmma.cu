@@ -119,7 +119,13 @@ __device__ __forceinline__ int tile_offset(int rows, int r, int c) {
 
 #endif
 
-template <WeightFormat F, int kGroups>
+// kSplitK: K is cut into a.k_splits slices (grid z) that add into a zeroed output. The other
+// instance has no slice arithmetic in its address computations and plain stores. Session 8 found
+// unsplit GEMMs 2-4% slower after the split was added (7B q/o 109.5 -> 112.7 us, gate_up 495 ->
+// 504); this instance gets back only about 0.5% of it (H200, same call against 4eeab22: q/o
+// 112.8 -> 112.4, gate_up 503.1 -> 501.8, 7B down 277.1 -> 275.6, 1.5B gate_up 189.1 -> 187.1)
+// and int4's registers return to session 7's 121 (two warpgroups) and 186 (one).
+template <WeightFormat F, int kGroups, bool kSplitK>
 __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMinBlocks) wgmma_gemm_kernel(WgmmaArgs a) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)  // the sm_90a pass; the other architectures' kernel is empty
   using T = Tiles<kGroups>;
@@ -135,9 +141,9 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
   if (!tile_rows<F>(a.group_rows, a.step, a.t_cap, n_rows, int64_t(blockIdx.y) * T::kBM, w, m0, rows)) return;
   // This block's slice of K, in steps: all of it, or one of k_splits (grid z) added into out.
   int64_t k_begin = 0, k_end = a.k / kBK;
-  if (a.group_rows == nullptr) k_slice(a.k / kBK, int(blockIdx.z), a.k_splits, k_begin, k_end);
-  const bool add_out = a.group_rows == nullptr && a.k_splits > 1;
-  const bool first_slice = a.group_rows != nullptr || blockIdx.z == 0;
+  if constexpr (kSplitK) k_slice(a.k / kBK, int(blockIdx.z), a.k_splits, k_begin, k_end);
+  const bool add_out = kSplitK;
+  const bool first_slice = !kSplitK || blockIdx.z == 0;
   const int tid = threadIdx.x;
 
   // x: T::kBM rows x 8 columns of 16 bytes, 4 per thread. Eight consecutive threads take eight
@@ -262,10 +268,10 @@ __global__ void __launch_bounds__(Tiles<kGroups>::kThreads, Tiles<kGroups>::kMin
 #endif
 }
 
-template <WeightFormat F, int kGroups>
+template <WeightFormat F, int kGroups, bool kSplitK>
 Status launch(const WgmmaArgs& a, int64_t columns, int64_t z, GpuStream stream) {
   using T = Tiles<kGroups>;
-  auto kernel = wgmma_gemm_kernel<F, kGroups>;
+  auto kernel = wgmma_gemm_kernel<F, kGroups, kSplitK>;
   if (!allow_dynamic_smem(kernel, T::kSmemBytes)) return launch_status("matmul_f32 (wgmma): shared memory limit");
   const dim3 grid(unsigned(columns), unsigned(ceil_div(a.t_cap, T::kBM)), unsigned(z));
   launch_kernel(kernel, grid, T::kThreads, T::kSmemBytes, stream, a);
@@ -290,8 +296,9 @@ Status launch_gemm_wgmma(const __half* xh, const float* row_mul, int64_t row_cap
   // where two would not give each multiprocessor two blocks (their steps overlap). Groups (MoE
   // experts) hold a few dozen rows each, and a split K already has few blocks: one warpgroup.
   if (z == 1 && columns * ceil_div(row_cap, Tiles<2>::kBM) >= 2 * int64_t(current_device().multiprocessors))
-    return launch<F, 2>(a, columns, z, stream);
-  return launch<F, 1>(a, columns, z, stream);
+    return launch<F, 2, false>(a, columns, z, stream);
+  if (a.k_splits > 1) return launch<F, 1, true>(a, columns, z, stream);
+  return launch<F, 1, false>(a, columns, z, stream);
 }
 
 #endif

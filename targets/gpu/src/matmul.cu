@@ -195,7 +195,7 @@ __global__ void __launch_bounds__(kThreads) gemv_decode_kernel(DecodeArgs a) {
 }
 
 // The int4 decode GEMV in packed f16 arithmetic (gemv_w4_half.cuh); same grid, parts and epilogue
-// as gemv_decode_kernel. x is staged once per block in dynamic shared memory (2 K bytes).
+// as gemv_decode_kernel. x is staged once per block in dynamic shared memory (half_stage_bytes).
 template <int R, int U, bool kResidual, bool kMulti>
 __global__ void __launch_bounds__(kThreads) gemv_w4_half_kernel(DecodeArgs a) {
   extern __shared__ uint4 xs_half[];
@@ -394,7 +394,8 @@ __global__ void __launch_bounds__(kStreamThreads, 2) gemv_w4_splitk_kernel(Decod
 // Which int4 decode GEMV runs (DSE_GPU_GEMV_W4): the persistent packed-f16 kernel by default,
 // "block" the packed-f16 kernel with one block per 4 tasks, "f32" the f32 kernel (kept for
 // comparison and as the reference of the f16 ones). The f16 kernels need K % 32 == 0 and
-// K <= 24576 (x must fit the 48 KiB of shared memory a launch gets without opting in to more).
+// K <= 19648 (x and its offset terms must fit the 48 KiB of shared memory a launch gets without
+// opting in to more).
 // "dp4a" the persistent kernel against int8 activations (gemv_w4_q8.cuh; opt-in until its speed
 // and accuracy are measured). Read at every launch, so that tests can switch it.
 enum class W4Gemv { stream, stream_q8, block, f32 };
@@ -404,7 +405,7 @@ W4Gemv w4_gemv(int64_t k) {
   if (env_is("DSE_GPU_GEMV_W4", "f32")) chosen = W4Gemv::f32;
   if (env_is("DSE_GPU_GEMV_W4", "block")) chosen = W4Gemv::block;
   if (env_is("DSE_GPU_GEMV_W4", "dp4a")) chosen = W4Gemv::stream_q8;
-  return k % 32 == 0 && k * 2 <= 48 * 1024 ? chosen : W4Gemv::f32;
+  return k % 32 == 0 && half_stage_bytes(k) <= 48 * 1024 ? chosen : W4Gemv::f32;
 }
 
 // Tasks of R rows over all parts, with each part's first task; returns the count.
@@ -446,7 +447,7 @@ void launch_w4_stream_at(DecodeArgs a, GpuStream stream) {
   constexpr int U = R == 1 ? 4 : 2;
   const auto kernel = gemv_w4_stream_kernel<R, U, kNorm, kResidual, kMulti, kQ8>;
   const int64_t tasks = assign_tasks<R>(a);
-  const size_t smem = kQ8 ? size_t(q8_stage_bytes(a.part[0].w.k)) : size_t(a.part[0].w.k) * 2;
+  const size_t smem = size_t(kQ8 ? q8_stage_bytes(a.part[0].w.k) : half_stage_bytes(a.part[0].w.k));
   launch_persistent(kernel, smem, ceil_div(tasks, kStreamThreads / kLanes), a, stream);
 }
 
@@ -466,7 +467,7 @@ template <bool kResidual>
 void launch_w4_splitk(const DecodeArgs& a, GpuStream stream) {
   constexpr int R = 2, U = 2;
   const auto kernel = gemv_w4_splitk_kernel<R, U, kResidual>;
-  launch_persistent(kernel, size_t(a.part[0].w.k) * 2, ceil_div(a.part[0].n, R), a, stream);
+  launch_persistent(kernel, size_t(half_stage_bytes(a.part[0].w.k)), ceil_div(a.part[0].n, R), a, stream);
 }
 
 // Two rows per task where that still gives every resident warp several tasks (7B-class gate_up),
@@ -492,7 +493,7 @@ void launch_decode_at(DecodeArgs a, GpuStream stream) {
   const dim3 grid(unsigned(ceil_div(assign_tasks<R>(a), kThreads / kLanes)));
   if constexpr (F == WeightFormat::w4 && !kNorm) {
     if (w4_gemv(a.part[0].w.k) == W4Gemv::block) {
-      const size_t smem = size_t(a.part[0].w.k) * 2;
+      const size_t smem = size_t(half_stage_bytes(a.part[0].w.k));
       if (a.parts > 1)
         launch_kernel(gemv_w4_half_kernel<R, U, kResidual, true>, grid, kThreads, smem, stream, a);
       else

@@ -144,10 +144,10 @@ constexpr int kDownVecs = 5;
 // Shared memory of the f16 kernels: x in f16 (gate_up), the top_k act vectors in f16 and their
 // factors (down). Both must fit the 48 KiB a launch gets without opting in to more.
 constexpr int64_t kHalfSmemLimit = 48 * 1024;
-int64_t gate_up_half_smem(const MoeArgs& a) { return a.hidden * 2; }
-int64_t down_half_smem(const MoeArgs& a) { return a.top_k * (a.inter * 2 + int64_t(sizeof(float))); }
+int64_t gate_up_half_smem(const MoeArgs& a) { return half_stage_bytes(a.hidden); }
+int64_t down_half_smem(const MoeArgs& a) { return a.top_k * (half_stage_bytes(a.inter) + int64_t(sizeof(float))); }
 
-// grid (ceil(I / (kHalfWarps * kGateUpRows)), top_k, token_cap); x_t staged in f16 (H * 2 bytes).
+// grid (ceil(I / (kHalfWarps * kGateUpRows)), top_k, token_cap); x_t staged in f16 (half_stage_bytes).
 __global__ void __launch_bounds__(kHalfThreads) gate_up_w4_half_kernel(MoeArgs a) {
   extern __shared__ uint4 xs_half[];
   __shared__ float red[kHalfWarps];
@@ -219,13 +219,13 @@ struct DownBatch {
   }
 
   // acc += sum over the live entries of mult[j] * (W[row of expert j] . act_j) for its 32 k.
-  __device__ __forceinline__ void accumulate(const uint4* acts, const float* mult, int64_t entries, int32_t nvec,
+  __device__ __forceinline__ void accumulate(const uint4* acts, const float* mult, int64_t stride, int32_t nvec,
                                              int64_t top_k, DownCursor& c, float& acc) const {
 #pragma unroll
     for (int u = 0; u < kDownVecs; ++u) {
       if (c.j < top_k) {
         float d[1] = {0.0f};
-        w[u].accumulate(acts + c.j * entries, c.v, nvec, d);
+        w[u].accumulate(acts + c.j * stride, c.v, nvec, d);
         acc = fmaf(d[0], mult[c.j], acc);
       }
       c.advance(nvec);
@@ -235,7 +235,7 @@ struct DownBatch {
 
 // grid (ceil(H / kDownWarps), token_cap); warp n computes out[t, n] = sum over j of
 // route_w[t, j] * (down_e[n] . act[t, j]), e = ids[t, j]. The top_k act vectors of token t are
-// staged in f16 (top_k * I * 2 bytes), followed by top_k floats: route weight times the act's
+// staged in f16 (top_k * half_stage_bytes(I)), followed by top_k floats: route weight times the act's
 // f16 factor. Each lane sums its entries in list order and the warp sums the lanes: a fixed
 // order, so the result is deterministic (not the CPU's order of one dot product per expert).
 __global__ void __launch_bounds__(kDownThreads) down_w4_half_kernel(MoeArgs a) {
@@ -249,8 +249,8 @@ __global__ void __launch_bounds__(kDownThreads) down_w4_half_kernel(MoeArgs a) {
   const int64_t n = int64_t(blockIdx.x) * kDownWarps + warp;
   const bool active = n < a.hidden;
   const int32_t nvec = int32_t(a.inter / 32);
-  const int64_t entries = a.inter / 8;  // 16-byte entries of one staged act vector
-  float* mult = reinterpret_cast<float*>(acts_half + a.top_k * entries);
+  const int64_t stride = half_stage_entries(nvec);  // 16-byte entries of one staged act vector
+  float* mult = reinterpret_cast<float*>(acts_half + a.top_k * stride);
   const int32_t* ids = a.ids + t * a.top_k;
   const int64_t batches = ceil_div(a.top_k * nvec, int64_t(kLanes) * kDownVecs);
   DownCursor c{lane / nvec, lane % nvec};  // the next entry to load
@@ -264,18 +264,18 @@ __global__ void __launch_bounds__(kDownThreads) down_w4_half_kernel(MoeArgs a) {
   }
   for (int64_t j = warp; j < a.top_k; j += kDownWarps) {
     // One warp per act vector (its own layout and factor: the whole vector is its slice).
-    const float f = stage_x_half_slice(a.act + (t * a.top_k + j) * a.inter, 0, entries, a.inter / 32,
-                                       acts_half + j * entries, lane);
+    const float f = stage_x_half_slice(a.act + (t * a.top_k + j) * a.inter, 0, a.inter / 8, nvec,
+                                       acts_half + j * stride, lane);
     if (lane == 0) mult[j] = a.route_w[t * a.top_k + j] * f;
   }
   __syncthreads();
   if (!active) return;
   float acc = 0.0f;
   for (int64_t i = 0; i < batches; i += 2) {
-    b0.accumulate(acts_half, mult, entries, nvec, a.top_k, ca, acc);
+    b0.accumulate(acts_half, mult, stride, nvec, a.top_k, ca, acc);
     if (i + 2 < batches) b0.load(a, ids, n, nvec, c);
     if (i + 1 < batches) {
-      b1.accumulate(acts_half, mult, entries, nvec, a.top_k, ca, acc);
+      b1.accumulate(acts_half, mult, stride, nvec, a.top_k, ca, acc);
       if (i + 3 < batches) b1.load(a, ids, n, nvec, c);
     }
   }

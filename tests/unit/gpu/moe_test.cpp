@@ -65,11 +65,14 @@ Case ffn_case(WeightFormat f, const FfnShape& s, std::mt19937& rng) {
 }
 
 // int4 experts on the 16-byte path run in packed f16 arithmetic (gemv_w4_half.cuh): x and the
-// acts are rounded to f16 (11 significant bits) before each GEMV, so the error is a few units of
-// 2^-11 relative to the size of the outputs, not f32 rounding. Two such roundings in a row (x
-// for gate and up, then the act for down) double matmul_test's 4e-3 for one: on an H200 one
-// output of 1024 was off by 4.1e-3 of the outputs' rms at 4e-3 (T 7, E 8, k 3, I 256, H 128).
-constexpr double kW4HalfRtol = 8e-3;
+// acts are rounded to f16 (11 significant bits) before each GEMV and the products summed in f16,
+// so the error is a few units of 2^-11 relative to the size of the outputs, not f32 rounding.
+// Two such GEMVs in a row (gate and up, then down over heavy-tailed acts) double matmul_test's
+// kW4GemvRtol for one. On an H200: with the offset taken off every nibble pair, one output of
+// 1024 was off by 4.1e-3 of the outputs' rms (T 7, E 8, k 3, I 256, H 128); with it taken off
+// once per 8 weights (about twice the f16 rounding, scripts/w4-half-error-sim.py), 13 of 131072
+// were above 8e-3, the largest 1.39e-2 (T 200, E 64, k 6).
+constexpr double kW4HalfRtol = 1.6e-2;
 
 }  // namespace
 
