@@ -456,12 +456,25 @@ void launch_w4_stream_at(DecodeArgs a, GpuStream stream) {
 // rows are fewer than the persistent kernel's resident warps (3 blocks of 8 per multiprocessor).
 // Measured end to end on an H200: the 1.5B's down (1536 rows) 765 -> 780 tok/s; the 7B's (4096
 // rows, more than the 3168 resident warps) 388.7 -> 386.0, so it stays with the persistent kernel.
-// DSE_GPU_GEMV_W4_SPLITK=0 gives every matrix to the persistent kernel (for measuring).
+// DSE_GPU_GEMV_W4_SPLITK=0 gives every matrix to the persistent kernel, =all every matrix with
+// such rows whatever their number (for measuring; session 9, H200: the 7B's down 21.5 -> 21.9 us,
+// 7B decode 418 -> 410 tok/s).
 bool splitk_applies(const DecodeArgs& a, bool norm) {
   static const bool enabled = !env_is("DSE_GPU_GEMV_W4_SPLITK", "0");
+  static const bool all = env_is("DSE_GPU_GEMV_W4_SPLITK", "all");
   return enabled && a.parts == 1 && !norm && a.part[0].w.k / 32 >= 256 &&
-         a.part[0].n < int64_t(3 * kSplitWarps) * sm_count();
+         (all || a.part[0].n < int64_t(3 * kSplitWarps) * sm_count());
 }
+
+// Rows per task of the persistent kernel: two, or one where DSE_GPU_W4_ROWS=1 (for measuring;
+// read at every launch, so that tests can switch it). Two rows for every matrix measured as fast
+// or faster on an H200 (session 9, kernel bench): 7B q/o 11.33 -> 9.58 us, 7B down 21.49 ->
+// 18.00, 1.5B q/o 6.56 -> 6.14, the rest within 0.5%; end to end 7B 418 -> 423 tok/s, 1.5B 808 ->
+// 820 (A/B). One row per task had been the rule below 32 rows per multiprocessor, where two
+// leave resident warps without a task; but with one row a warp has half the bytes in flight, and
+// the 4096-row matrices (4096 tasks for 3168 resident warps) ran a second round on a third of
+// the warps.
+int rows_per_task() { return env_is("DSE_GPU_W4_ROWS", "1") ? 1 : 2; }
 
 template <bool kResidual>
 void launch_w4_splitk(const DecodeArgs& a, GpuStream stream) {
@@ -470,15 +483,12 @@ void launch_w4_splitk(const DecodeArgs& a, GpuStream stream) {
   launch_persistent(kernel, size_t(half_stage_bytes(a.part[0].w.k)), ceil_div(a.part[0].n, R), a, stream);
 }
 
-// Two rows per task where that still gives every resident warp several tasks (7B-class gate_up),
-// else one (1536- to 4096-row matrices: more warps streaming at once).
+// Rows per task: rows_per_task().
 // kQ8 (DSE_GPU_GEMV_W4=dp4a): every matrix takes the persistent kernel with int8 activations.
 template <bool kNorm, bool kResidual, bool kQ8>
 void launch_w4_stream(const DecodeArgs& a, GpuStream stream) {
   if (!kQ8 && splitk_applies(a, kNorm)) return launch_w4_splitk<kResidual>(a, stream);
-  int64_t rows = 0;
-  for (int j = 0; j < a.parts; ++j) rows += a.part[j].n;
-  const bool two = rows / 2 >= int64_t(16) * sm_count();
+  const bool two = rows_per_task() == 2;
   if (a.parts > 1) {
     if (two) launch_w4_stream_at<2, kNorm, kResidual, true, kQ8>(a, stream);
     else launch_w4_stream_at<1, kNorm, kResidual, true, kQ8>(a, stream);

@@ -88,7 +88,8 @@ TEST_CASE("GPU matmul matches the CPU kernel for every weight format at decode (
                                  MatmulShape{1, 1, 1000, 384, 0, false}, MatmulShape{1, 1, 4096, 4096, 0, false},
                                  MatmulShape{1, 1, 130, 1024 + 128, 0, true}, MatmulShape{1, 1, 8448, 256, 0, true},
                                  MatmulShape{1, 1, 40000, 512, 0, false});
-  // N decides the rows per warp at decode (1, 2 or 4: see matmul.cu); these shapes cover all three
+  // N decides the rows per warp at decode (1, 2 or 4: see matmul.cu; the int4 GEMV takes two rows
+  // per task whatever N, one under DSE_GPU_W4_ROWS=1, tested below); these shapes cover all three
   // on a 132-multiprocessor H100. The int4 GEMV is a persistent grid: 40000 rows give each of its
   // warps several row groups in turn, 4096 x 4096 several chunks of a row.
   MatmulShape sg = s;
@@ -206,6 +207,13 @@ TEST_CASE("GPU int4 decode GEMV with int8 activations (dp4a) matches the CPU ker
     REQUIRE(o.gpu_status.ok());
     CHECK(compare_f32(o, int(c.ops.size()) - 1, 3e-2, 1e-6) == 0);
   }
+}
+
+TEST_CASE("GPU int4 decode GEMV with one row per task (DSE_GPU_W4_ROWS=1) matches the CPU kernel", "[gpu][matmul]") {
+  const EnvScope one_row("DSE_GPU_W4_ROWS", "1");
+  for (const MatmulShape& s : {MatmulShape{1, 1, 1536, 1536, 128, true}, MatmulShape{1, 1, 37, 4096, 32, false},
+                               MatmulShape{1, 1, 40000, 512, 128, false}})
+    check_f16_inputs(WeightFormat::w4, s, 96u + uint32_t(s.n));
 }
 
 TEST_CASE("GPU int4 decode GEMV split over K (long rows) matches the CPU kernel", "[gpu][matmul]") {
