@@ -11,6 +11,7 @@ fraction of the outputs' rms (mean and largest), for a few distributions of x an
   vector    products of n itself, 8 * sum(x) of the vector taken off once in f32 (9)
   word      products of n itself, one f16 add of -8 * (the word's x sum) per 8 weights after the
             first two products (10; the kernel's choice)
+  word-first  the same add before the word's products
 
 Usage: python3 scripts/w4-half-error-sim.py [--k K] [--rows N] (needs numpy)
 """
@@ -46,7 +47,7 @@ def gemv(x, n, variant):
                     continue
                 offset = np.float16(-8.0 * float(np.sum(xx.astype(np.float64))) * 2.0**-24)
                 for j in range(4):
-                    if variant == "word" and j == 2:
+                    if (variant == "word" and j == 2) or (variant == "word-first" and j == 0):
                         h = (h.astype(np.float64) + float(offset)).astype(np.float16)
                     h = fma((nn[:, j] * 2.0**-24).astype(np.float16), np.full(rows, xx[j]), h)
             lanes[:, lane] = h.astype(np.float64)
@@ -78,7 +79,7 @@ def main():
     for xname, x in inputs.items():
         for cname, n in codes.items():
             cells = []
-            for variant in ("pair", "vector", "word"):
+            for variant in ("pair", "vector", "word", "word-first"):
                 y, exact = gemv(x, n, variant)
                 err = np.abs(y - exact)
                 rms = np.sqrt(np.mean(exact**2))

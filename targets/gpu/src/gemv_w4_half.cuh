@@ -13,9 +13,10 @@
 // The price is accuracy: the f16 sums of n * x, n in [0, 15], swing by the offset's share before
 // the HADD2 brings them back, so they round at about twice the magnitude. scripts/
 // w4-half-error-sim.py simulates the f16 arithmetic: error of the outputs against exact sums of
-// the same staged x, as a fraction of their rms, 5.9e-4 with the offset on every pair, 1.2e-3
+// the same staged x, as a fraction of their rms, 5.6e-4 with the offset on every pair, 1.1e-3
 // here (Gaussian x and weights), 2.3e-3 with one offset per 32-weight vector in f32 (9
-// instructions, measured no faster). Both are far below the int4 quantization's own error.
+// instructions, about 1% faster end to end: not worth twice the error). All are far below the
+// int4 quantization's own error (tinyseek's KL: docs/QUALITY.md).
 // f16 arithmetic keeps subnormals (no -ftz for f16; the build has no fast-math either), so the
 // products are exact below f16's normal range and rounded as usual above it.
 // x is staged once per block in shared memory in that pair order, scaled by a power of two that
@@ -93,10 +94,10 @@ __device__ __forceinline__ float stage_x_half(const float* x, int64_t k, uint4* 
   return ldexpf(1.0f, 24 - e);
 }
 
-// stage_x_half by one warp for the 8-value groups [g_begin, g_end) of x only, with its own factor: for a kernel whose warps each read their own slice of K
-// (or their own vector), so that no block barrier is needed. The entries keep the layout of the
-// whole K = 32 * nvec. Returns 2^(24-e) of the slice; the caller's sync_warp() publishes the
-// entries to the warp.
+// stage_x_half by one warp for the 8-value groups [g_begin, g_end) of x only, with its own
+// factor: for a kernel whose warps each read their own slice of K (or their own vector), so that
+// no block barrier is needed. The entries keep the layout of the whole K = 32 * nvec. Returns
+// 2^(24-e) of the slice; the caller's sync_warp() publishes the entries to the warp.
 __device__ __forceinline__ float stage_x_half_slice(const float* x, int64_t g_begin, int64_t g_end, int64_t nvec,
                                                     uint4* xs, int lane) {
   float m = 0.0f;
@@ -232,9 +233,9 @@ struct W4Batch {
           const __half2 p0 = *reinterpret_cast<const __half2*>(&t0), a0 = *reinterpret_cast<const __half2*>(&x0);
           h = i == 0 ? __hmul2(p0, a0) : __hfma2(p0, a0, h);
           h = __hfma2(*reinterpret_cast<const __half2*>(&t1), *reinterpret_cast<const __half2*>(&x1), h);
-          // The offset term between the word's two halves: the sum swings by about half as much as
-          // with it first (error against the exact sums, simulated in f16: 1.47e-3 -> 1.20e-3 of
-          // the outputs' rms for Gaussian x and weights; 5.9e-4 with the offset on each pair).
+          // The offset term between the word's two halves rather than first: for Gaussian x and
+          // weights the error against exact sums falls from 1.38e-3 to 1.11e-3 of the outputs' rms
+          // (scripts/w4-half-error-sim.py; other inputs about the same either way).
           h = __hadd2(h, *reinterpret_cast<const __half2*>(&o));
           h = __hfma2(*reinterpret_cast<const __half2*>(&t2), *reinterpret_cast<const __half2*>(&x2), h);
           h = __hfma2(*reinterpret_cast<const __half2*>(&t3), *reinterpret_cast<const __half2*>(&x3), h);
