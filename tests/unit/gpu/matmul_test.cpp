@@ -35,10 +35,10 @@ Case matmul_case(WeightFormat f, const MatmulShape& s, std::mt19937& rng) {
 // of the outputs, not f32 rounding.
 constexpr double kF16InputsRtol = 4e-3;
 // The int4 GEMV also sums in f16, products n * x of the unsigned codes with the offset 8 taken
-// off once per 8 weights: its sums round at about twice the magnitude of the products' own
-// (gemv_w4_half.cuh; scripts/w4-half-error-sim.py: 1.1e-3 of the outputs' rms against 5.6e-4
-// with the offset on every pair). On an H200 the largest error of these cases was 5.8e-3 (the
-// outlier case below) against 4e-3 before; a dequantization off by one code, or products flushed
+// off once per 8 weights: its sums carry the offset's share in between, so they round at about
+// twice the magnitude of sums with the offset taken off every pair (gemv_w4_half.cuh;
+// scripts/w4-half-error-sim.py: 1.1e-3 of the outputs' rms against 5.6e-4). On an H200 the largest error of these cases was 5.8e-3 (the
+// outlier case below; under 4e-3 before); a dequantization off by one code, or products flushed
 // to zero, are off by far more (the outlier case: 3e-2).
 constexpr double kW4GemvRtol = 8e-3;
 
