@@ -39,3 +39,19 @@ dsx.entry @decode attributes {max_tokens = 1 : i64, tokens = @x, logits = @x} {
   // expected-error @+1 {{kernel 'gelu_f32' is not in docs/KERNELS.md}}
   dsx.call "gelu_f32" [@x, @x]
 }
+
+// -----
+
+// The size attribute's getter is unsigned; the verifier reads it as signed so that -16 is caught.
+// expected-error @+1 {{size must be non-negative, found -16}}
+dsx.slot @w {region = "weights", dtype = "f32", shape = array<i64: 4>, size = -16 : i64}
+
+// -----
+
+// expected-error @+1 {{w4 needs a group_size dividing the input dim 4, found -2}}
+%0 = dsg.weight "w" {role = "linear", transform = "copy", sources = ["w"], format = "w4", group_size = -2 : i64} : tensor<4x4xf32>
+
+// -----
+
+// expected-error @+1 {{row_slice needs 0 <= row_begin < row_end, found [-1, 2)}}
+%0 = dsg.weight "w" {role = "linear", transform = "row_slice", sources = ["w"], format = "f32", row_begin = -1 : i64, row_end = 2 : i64} : tensor<4x4xf32>

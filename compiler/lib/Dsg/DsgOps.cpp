@@ -17,14 +17,13 @@ LogicalResult WeightOp::verify() {
                          << "' is not one of f32, f16, bf16, w8, w4, fp8";
   if (getFormat() == "w4") {
     int64_t k = getType().getShape().back();
-    if (getGroupSize() <= 0 || k % getGroupSize() != 0)
+    if (int64_t(getGroupSize()) <= 0 || k % int64_t(getGroupSize()) != 0)
       return emitOpError() << "w4 needs a group_size dividing the input dim " << k << ", found "
-                           << getGroupSize();
+                           << int64_t(getGroupSize());
   }
-  if (getTransform() == "row_slice" &&
-      (getRowBegin() < 0 || getRowEnd() <= getRowBegin()))
-    return emitOpError() << "row_slice needs 0 <= row_begin < row_end, found [" << getRowBegin()
-                         << ", " << getRowEnd() << ")";
+  if (getTransform() == "row_slice" && (int64_t(getRowBegin()) < 0 || int64_t(getRowEnd()) <= int64_t(getRowBegin())))
+    return emitOpError() << "row_slice needs 0 <= row_begin < row_end, found [" << int64_t(getRowBegin()) << ", "
+                         << int64_t(getRowEnd()) << ")";
   return success();
 }
 
@@ -53,7 +52,7 @@ LogicalResult AttentionOp::verify() {
     return emitOpError() << "n_q_heads " << getNQHeads() << " is not a multiple of n_kv_heads "
                          << getNKvHeads();
   auto q = cast<RankedTensorType>(getQ().getType());
-  if (q.getDimSize(1) != getNQHeads() * getHeadDim())
+  if (q.getDimSize(1) != int64_t(getNQHeads() * getHeadDim()))
     return emitOpError() << "q width " << q.getDimSize(1) << " != n_q_heads * head_dim = "
                          << getNQHeads() * getHeadDim();
   return success();

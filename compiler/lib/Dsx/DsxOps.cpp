@@ -15,7 +15,8 @@ LogicalResult SlotOp::verify() {
   StringRef region = getRegion();
   if (region != "weights" && region != "kv_cache" && region != "arena")
     return emitOpError() << "region '" << region << "' is not one of weights, kv_cache, arena";
-  if (getSize() < 0) return emitOpError() << "size must be non-negative, found " << getSize();
+  // I64Attr's getter is unsigned: a negative size in the IR text reads back as a huge one.
+  if (int64_t(getSize()) < 0) return emitOpError() << "size must be non-negative, found " << int64_t(getSize());
   return success();
 }
 

@@ -293,7 +293,7 @@ LogicalResult Lowering::lower_op(Operation* op) {
     if (!r.getX().hasOneUse())
       return r.emitOpError() << "rope_f32 works in place; its input has other uses";
     call(loc, "rope_f32", {name_of(r.getX()), name_of(r.getTable())},
-         {r.getNHeads(), r.getHeadDim(), r.getRotOffset(), r.getRotDim(),
+         {int64_t(r.getNHeads()), int64_t(r.getHeadDim()), int64_t(r.getRotOffset()), int64_t(r.getRotDim()),
           r.getInterleaved() ? 1 : 0});
     names_[r.getResult()] = name_of(r.getX());
     return success();
@@ -305,7 +305,8 @@ LogicalResult Lowering::lower_op(Operation* op) {
     cache_operands(a.getKCache(), operands);
     cache_operands(a.getVCache(), operands);
     operands.push_back(*y);
-    call(loc, "attention_f32", operands, {a.getNQHeads(), a.getNKvHeads(), a.getHeadDim(), a.getVHeadDim()},
+    call(loc, "attention_f32", operands,
+         {int64_t(a.getNQHeads()), int64_t(a.getNKvHeads()), int64_t(a.getHeadDim()), int64_t(a.getVHeadDim())},
          {a.getScale().convertToFloat()});
     return success();
   }
@@ -322,7 +323,8 @@ LogicalResult Lowering::lower_op(Operation* op) {
     cache_operands(a.getPeCache(), operands);
     operands.append({name_of(a.getWUk()), name_of(a.getWUv()), *y});
     call(loc, "mla_attention_f32", operands,
-         {a.getNHeads(), a.getNopeDim(), a.getRopeDim(), a.getKvLoraRank(), a.getVHeadDim()},
+         {int64_t(a.getNHeads()), int64_t(a.getNopeDim()), int64_t(a.getRopeDim()), int64_t(a.getKvLoraRank()),
+          int64_t(a.getVHeadDim())},
          {a.getScale().convertToFloat()});
     return success();
   }
@@ -336,8 +338,8 @@ LogicalResult Lowering::lower_op(Operation* op) {
     operands.push_back(*ids);
     operands.push_back(*weights);
     call(loc, "moe_route_f32", operands,
-         {r.getTopK(), r.getNGroup(), r.getTopkGroup(), r.getScoring(), r.getMethod(),
-          r.getNormTopkProb() ? 1 : 0, r.getBias() ? 1 : 0},
+         {int64_t(r.getTopK()), int64_t(r.getNGroup()), int64_t(r.getTopkGroup()), int64_t(r.getScoring()),
+          int64_t(r.getMethod()), r.getNormTopkProb() ? 1 : 0, r.getBias() ? 1 : 0},
          {r.getRoutedScalingFactor().convertToFloat()});
     return success();
   }

@@ -44,7 +44,7 @@ struct VerifyPlanPass : dse::impl::VerifyPlanBase<VerifyPlanPass> {
         ok = false;
       }
       if (slot.getRegion() != "arena") {
-        persistent[slot.getRegion()].push_back(PlacedBuffer{slot.getOffset(), slot.getSize(), 0, 0});
+        persistent[slot.getRegion()].push_back(PlacedBuffer{int64_t(slot.getOffset()), int64_t(slot.getSize()), 0, 0});
         persistent_slots[slot.getRegion()].push_back(slot);
       }
     }
@@ -59,7 +59,8 @@ struct VerifyPlanPass : dse::impl::VerifyPlanBase<VerifyPlanPass> {
       std::vector<dse::SlotLifetime> lifetimes = dse::arena_lifetimes(entry, module);
       std::vector<PlacedBuffer> buffers;
       for (auto& l : lifetimes)
-        buffers.push_back(PlacedBuffer{l.slot.getOffset(), l.slot.getSize(), l.first_use, l.last_use});
+        buffers.push_back(
+            PlacedBuffer{int64_t(l.slot.getOffset()), int64_t(l.slot.getSize()), l.first_use, l.last_use});
       if (auto clash = dse::compiler::find_overlap(buffers)) {
         auto& a = lifetimes[clash->first];
         auto& b = lifetimes[clash->second];
