@@ -21,6 +21,9 @@ using dse::importer::ModelConfig;
 namespace dse {
 namespace {
 
+// "l<layer>.": the prefix of a layer's op names in the graph.
+std::string layer_prefix(int64_t l) { return ("l" + Twine(l) + ".").str(); }
+
 importer::WeightRecipe recipe_of(const dsg::WeightSpec& spec) {
   importer::WeightRecipe r;
   using K = importer::WeightRecipe;
@@ -129,7 +132,7 @@ FailureOr<Value> GraphBuilder::weight(dsg::WeightSpec spec, ArrayRef<int64_t> sh
 
 FailureOr<Value> GraphBuilder::attention_gqa(Value h, int64_t l, int64_t T) {
   const std::string p = "model.layers." + std::to_string(l) + ".self_attn.";
-  const std::string n = "l" + std::to_string(l) + ".";
+  const std::string n = layer_prefix(l);
   const int64_t H = c_.hidden_size, Hq = c_.num_heads, Hkv = c_.num_kv_heads, D = c_.head_dim;
   auto qw = copy(p + "q_proj.weight", "linear", {Hq * D, H});
   auto kw = copy(p + "k_proj.weight", "linear", {Hkv * D, H});
@@ -163,7 +166,7 @@ FailureOr<Value> GraphBuilder::attention_gqa(Value h, int64_t l, int64_t T) {
 
 FailureOr<Value> GraphBuilder::attention_mla(Value h, int64_t l, int64_t T) {
   const std::string p = "model.layers." + std::to_string(l) + ".self_attn.";
-  const std::string n = "l" + std::to_string(l) + ".";
+  const std::string n = layer_prefix(l);
   const int64_t H = c_.hidden_size, Hh = c_.num_heads, dn = c_.qk_nope_head_dim,
                 dr = c_.qk_rope_head_dim, dv = c_.v_head_dim, C = c_.kv_lora_rank, dq = dn + dr;
   constexpr double kMlaNormEps = 1e-6;  // q_a_layernorm / kv_a_layernorm: fixed, not from config
@@ -221,7 +224,7 @@ FailureOr<Value> GraphBuilder::mlp(Value h, const std::string& prefix, int64_t w
 
 FailureOr<Value> GraphBuilder::moe(Value h, int64_t l, int64_t T) {
   const std::string p = "model.layers." + std::to_string(l) + ".mlp.";
-  const std::string n = "l" + std::to_string(l) + ".";
+  const std::string n = layer_prefix(l);
   const int64_t H = c_.hidden_size, E = c_.n_routed_experts, I = c_.moe_intermediate_size,
                 k = c_.num_experts_per_tok;
   auto router = copy(p + "gate.weight", "router", {E, H});
@@ -285,7 +288,7 @@ LogicalResult GraphBuilder::build_function(ModuleOp module, StringRef name, int6
   const bool mla = importer::uses_mla(c_);
   for (int64_t l = 0; l < c_.num_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    const std::string n = "l" + std::to_string(l) + ".";
+    const std::string n = layer_prefix(l);
     auto in_norm = copy(p + "input_layernorm.weight", "norm", {H});
     if (failed(in_norm)) return failure();
     Value h = rms_norm(x, *in_norm, c_.rms_norm_eps, n + "attn_norm");

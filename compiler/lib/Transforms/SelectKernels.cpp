@@ -115,7 +115,7 @@ FailureOr<std::string> Lowering::activation(Value v, StringRef hint, bool use_lo
   if (loc && use_loc) {
     base += loc.getName().str();
     // Several results of one op (moe_route): tell them apart by what they hold.
-    if (v.getDefiningOp() && v.getDefiningOp()->getNumResults() > 1) base += "." + hint.str();
+    if (v.getDefiningOp() && v.getDefiningOp()->getNumResults() > 1) base += ("." + hint).str();
   } else {
     base += hint.str();
   }

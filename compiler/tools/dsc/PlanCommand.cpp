@@ -105,7 +105,8 @@ int run_plan() {
     if (device)
       std::erase_if(rep.devices, [&](const DeviceFit& f) { return f.id != device->id; });
     llvm::outs() << "\n" << rep.to_text();
-    json += (json.size() > 1 ? "," : "") + rep.to_json();
+    if (json.size() > 1) json += ",";
+    json += rep.to_json();
   }
   json += "]";
   if (!plan_json.empty()) {
