@@ -180,8 +180,7 @@ __device__ __forceinline__ int f16_row_exponent(float m) {
 // Host side: the Status for a failed launch (or an earlier asynchronous error on the stream).
 Status launch_status(const char* kernel);
 
-// Host side: whether environment variable `name` is set to exactly `value` (the DSE_GPU_* switches).
-bool env_is(const char* name, const char* value);
+// env_is (the DSE_GPU_* switches): scratch_layout.h.
 
 // ceil_div and align_up: scratch_layout.h (host and device).
 

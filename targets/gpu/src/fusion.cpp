@@ -14,11 +14,7 @@ namespace {
 using cpu::WeightFormat;
 
 std::optional<WeightFormat> matmul_format(std::string_view name) {
-  constexpr std::string_view prefix = "matmul_f32_";
-  if (name.substr(0, prefix.size()) != prefix) return std::nullopt;
-  for (WeightFormat f : cpu::kAllWeightFormats)
-    if (name.substr(prefix.size()) == cpu::weight_format_name(f)) return f;
-  return std::nullopt;
+  return cpu::weight_format_after(name, "matmul_f32_");
 }
 
 template <WeightFormat F>

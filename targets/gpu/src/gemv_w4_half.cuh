@@ -50,6 +50,9 @@ __device__ __forceinline__ float abs_max8(float4 a, float4 b) {
 // nvec entries of offset terms (one half2 per 8-value group, four per vector).
 __host__ __device__ inline int64_t half_stage_entries(int64_t nvec) { return 5 * nvec; }
 __host__ __device__ inline int64_t half_stage_bytes(int64_t k) { return 16 * half_stage_entries(k / 32); }
+// What the staged vectors of one block may take: the dynamic shared memory a launch gets without
+// opting in to more.
+inline constexpr int64_t kHalfStageSmemLimit = 48 * 1024;
 
 // e such that m * 2^e lies in [2^14, 2^15) (see the top of the file). 0 for m = 0, NaN or inf
 // (those propagate as the f32 path does).

@@ -1,16 +1,9 @@
 // Host-side Status values of the GPU backend: launch failures and run-time error records.
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "common.cuh"
 
 namespace dse::gpu {
-
-bool env_is(const char* name, const char* value) {
-  const char* v = std::getenv(name);
-  return v != nullptr && std::strcmp(v, value) == 0;
-}
 
 Status launch_status(const char* kernel) {
   const cudaError_t e = cudaGetLastError();

@@ -405,7 +405,7 @@ W4Gemv w4_gemv(int64_t k) {
   if (env_is("DSE_GPU_GEMV_W4", "f32")) chosen = W4Gemv::f32;
   if (env_is("DSE_GPU_GEMV_W4", "block")) chosen = W4Gemv::block;
   if (env_is("DSE_GPU_GEMV_W4", "dp4a")) chosen = W4Gemv::stream_q8;
-  return k % 32 == 0 && half_stage_bytes(k) <= 48 * 1024 ? chosen : W4Gemv::f32;
+  return k % 32 == 0 && half_stage_bytes(k) <= kHalfStageSmemLimit ? chosen : W4Gemv::f32;
 }
 
 // Tasks of R rows over all parts, with each part's first task; returns the count.

@@ -345,7 +345,6 @@ Status launch_mla_attention_f32(const KernelCall& call, const GpuStep& step, Gpu
     });
   }
   DSE_RETURN_IF_ERROR(launch_status("mla_attention_f32 (split)"));
-
   launch_kernel(combine_kernel<>, dim3(unsigned(sh.h), unsigned(sh.t_cap)), 128, combine_smem_bytes(lay.plan.n_splits),
                 stream, a.part_out, a.part_ml, lay.plan, a.heads, a.dv, o_lat, sh.h * sh.c, sh.c, sh.s, sh.t_cap,
                 step.d_step);

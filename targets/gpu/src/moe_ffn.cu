@@ -142,8 +142,7 @@ constexpr int kDownWarps = kDownThreads / kLanes;
 constexpr int kDownVecs = 5;
 
 // Shared memory of the f16 kernels: x in f16 (gate_up), the top_k act vectors in f16 and their
-// factors (down). Both must fit the 48 KiB a launch gets without opting in to more.
-constexpr int64_t kHalfSmemLimit = 48 * 1024;
+// factors (down). Both must fit kHalfStageSmemLimit.
 int64_t gate_up_half_smem(const MoeArgs& a) { return half_stage_bytes(a.hidden); }
 int64_t down_half_smem(const MoeArgs& a) { return a.top_k * (half_stage_bytes(a.inter) + int64_t(sizeof(float))); }
 
@@ -289,14 +288,14 @@ __global__ void __launch_bounds__(kDownThreads) down_w4_half_kernel(MoeArgs a) {
 template <WeightFormat F, bool kVec>
 void launch_experts(const MoeArgs& a, GpuStream stream) {
   constexpr bool kHalf = F == WeightFormat::w4 && kVec;
-  if (kHalf && gate_up_half_smem(a) <= kHalfSmemLimit) {
+  if (kHalf && gate_up_half_smem(a) <= kHalfStageSmemLimit) {
     const dim3 g(unsigned(ceil_div(a.inter, kHalfWarps * kGateUpRows)), unsigned(a.top_k), unsigned(a.cap));
     launch_kernel(gate_up_w4_half_kernel, g, kHalfThreads, size_t(gate_up_half_smem(a)), stream, a);
   } else {
     const dim3 g(unsigned(ceil_div(a.inter, kWarps * kRows)), unsigned(a.top_k), unsigned(a.cap));
     launch_kernel(gate_up_kernel<F, kVec>, g, kThreads, 0, stream, a);
   }
-  if (kHalf && down_half_smem(a) <= kHalfSmemLimit) {
+  if (kHalf && down_half_smem(a) <= kHalfStageSmemLimit) {
     const dim3 g(unsigned(ceil_div(a.hidden, kDownWarps)), unsigned(a.cap));
     launch_kernel(down_w4_half_kernel, g, kDownThreads, size_t(down_half_smem(a)), stream, a);
   } else {

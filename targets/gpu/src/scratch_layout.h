@@ -13,6 +13,9 @@
 
 namespace dse::gpu {
 
+// Host side: whether environment variable `name` is set to exactly `value` (the DSE_GPU_* switches).
+bool env_is(const char* name, const char* value);
+
 DSE_HOST_DEVICE inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 DSE_HOST_DEVICE inline uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 

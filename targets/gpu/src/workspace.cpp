@@ -14,20 +14,12 @@ namespace {
 
 using cpu::WeightFormat;
 
-// The weight format of "<prefix><w>", if the name is one.
-std::optional<WeightFormat> format_after(std::string_view name, std::string_view prefix) {
-  if (name.substr(0, prefix.size()) != prefix) return std::nullopt;
-  for (WeightFormat f : cpu::kAllWeightFormats)
-    if (name.substr(prefix.size()) == cpu::weight_format_name(f)) return f;
-  return std::nullopt;
-}
-
-bool env_is_zero(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr && std::strcmp(v, "0") == 0;
-}
-
 }  // namespace
+
+bool env_is(const char* name, const char* value) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::strcmp(v, value) == 0;
+}
 
 uint64_t matmul_workspace_bytes(GpuApi api, WeightFormat f, const KernelCall& call) {
   if (call.n_operands < 2) return 0;
@@ -99,15 +91,16 @@ MoeGemmLayout moe_gemm_layout(const MoeGemmShape& s) {
 }
 
 bool moe_gemm_applies(GpuApi api, WeightFormat f, const MoeGemmShape& s) {
-  return api == GpuApi::cuda && !env_is_zero("DSE_GPU_MOE_GEMM") && s.cap >= tensor_core_min_tokens() &&
-         s.hidden % 4 == 0 && tensor_core_gemm_applies(api, f, s.cap, s.hidden, s.gate_up_group) &&
+  // tensor_core_gemm_applies checks the API and the token capacity.
+  return !env_is("DSE_GPU_MOE_GEMM", "0") && s.hidden % 4 == 0 &&
+         tensor_core_gemm_applies(api, f, s.cap, s.hidden, s.gate_up_group) &&
          tensor_core_gemm_applies(api, f, s.cap, s.inter, s.down_group);
 }
 
 uint64_t kernel_workspace_bytes(std::string_view kernel, const KernelCall& call, GpuApi api) {
-  if (const std::optional<WeightFormat> f = format_after(kernel, "matmul_f32_"))
+  if (const std::optional<WeightFormat> f = cpu::weight_format_after(kernel, "matmul_f32_"))
     return matmul_workspace_bytes(api, *f, call);
-  if (const std::optional<WeightFormat> f = format_after(kernel, "moe_ffn_f32_"))
+  if (const std::optional<WeightFormat> f = cpu::weight_format_after(kernel, "moe_ffn_f32_"))
     return moe_ffn_workspace_bytes(api, *f, call);
   if (kernel == "attention_f32") return attention_workspace_bytes(call);
   if (kernel == "mla_attention_f32") return mla_attention_workspace_bytes(call);

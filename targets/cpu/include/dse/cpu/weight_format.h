@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "dse/targets/kernel_abi.h"
@@ -25,6 +26,14 @@ constexpr std::string_view weight_format_name(WeightFormat f) {
     case WeightFormat::fp8: return "fp8";
   }
   return "?";
+}
+
+// The format whose suffix follows `prefix` in a kernel name ("matmul_f32_" + "w4"), if there is one.
+constexpr std::optional<WeightFormat> weight_format_after(std::string_view name, std::string_view prefix) {
+  if (name.substr(0, prefix.size()) != prefix) return std::nullopt;
+  for (WeightFormat f : kAllWeightFormats)
+    if (name.substr(prefix.size()) == weight_format_name(f)) return f;
+  return std::nullopt;
 }
 
 // DType of the weight slot.
